@@ -1,0 +1,52 @@
+package watchword
+
+import "time"
+
+// Audit actions. Every state change records exactly one of these.
+const (
+	ActionDomainCreate = "domain.create"
+	ActionDomainUpdate = "domain.update"
+	ActionPolicyUpdate = "policy.update"
+	ActionPolicyApply  = "policy.apply"
+	ActionClientCreate = "client.create"
+	ActionClientUpdate = "client.update"
+	ActionClientDelete = "client.delete"
+	ActionSecretAdd    = "secret.add"
+	ActionSecretRenew  = "secret.renew"
+	ActionSecretRevoke = "secret.revoke"
+	ActionSecretDelete = "secret.delete"
+	ActionClientRotate = "client.rotate"
+	ActionTokenCreate  = "token.create"
+	ActionTokenRevoke  = "token.revoke"
+	ActionDenied       = "request.denied"
+)
+
+// Audit outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeDenied  = "denied"
+)
+
+// AuditEvent is one append-only audit record. It never holds secret material.
+type AuditEvent struct {
+	ID         int64             `json:"id"`
+	Time       time.Time         `json:"time"`
+	Actor      string            `json:"actor"`
+	Action     string            `json:"action"`
+	DomainID   string            `json:"domain_id,omitempty"`
+	TargetType string            `json:"target_type,omitempty"`
+	TargetID   string            `json:"target_id,omitempty"`
+	Outcome    string            `json:"outcome"`
+	RequestID  string            `json:"request_id,omitempty"`
+	Details    map[string]string `json:"details,omitempty"`
+}
+
+// AuditFilter selects audit events; newest first.
+type AuditFilter struct {
+	DomainID string
+	TargetID string
+	Action   string
+	Since    *time.Time
+	Offset   int
+	Limit    int
+}

@@ -1,0 +1,3 @@
+module github.com/watchword/watchword
+
+go 1.26.8

@@ -1,0 +1,113 @@
+// Package store is the persistence contract of Watchword. Implementations
+// (internal/store/sqlite, internal/store/postgres) must pass the conformance
+// suite in internal/store/storetest. Business rules live in
+// internal/lifecycle, never in a backend.
+//
+// All times are stored with microsecond precision and returned in UTC.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/watchword/watchword"
+)
+
+// Sentinel errors every backend returns exactly; no driver error leaks.
+var (
+	ErrNotFound      = errors.New("not found")
+	ErrAlreadyExists = errors.New("already exists")
+)
+
+// Store is the persistence contract.
+type Store interface {
+	Reader
+	// Tx runs fn in one transaction and commits if fn returns nil. A Tx that
+	// calls LockClient holds that client until commit, so read-check-write
+	// sequences on one client (cap, rotation) are serialised across instances.
+	// fn must not have side effects outside tx: it may be re-run when the
+	// database reports a serialisation failure.
+	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Reader holds the read operations, available inside and outside a Tx.
+type Reader interface {
+	GetDomain(ctx context.Context, id string) (watchword.Domain, error)
+	GetDomainByName(ctx context.Context, name string) (watchword.Domain, error)
+	ListDomains(ctx context.Context) ([]watchword.Domain, error)
+
+	// GetClient and GetClientByName do not return deleted clients.
+	GetClient(ctx context.Context, domainID, id string) (watchword.Client, error)
+	GetClientByName(ctx context.Context, domainID, name string) (watchword.Client, error)
+	// ListClients returns one page of non-deleted clients ordered by name,
+	// and the total number that match the filter.
+	ListClients(ctx context.Context, f watchword.ClientFilter) ([]watchword.Client, int, error)
+
+	// GetSecret returns a secret by id, deleted ones included (tombstones).
+	GetSecret(ctx context.Context, id string) (watchword.Secret, error)
+	// ListSecrets returns a client's secrets, oldest first, without deleted ones.
+	ListSecrets(ctx context.Context, clientID string) ([]watchword.Secret, error)
+
+	// ListRotations returns a page of a client's rotation history, newest first.
+	ListRotations(ctx context.Context, clientID string, offset, limit int) ([]watchword.Rotation, int, error)
+
+	// ListAuditEvents returns a page of audit events, newest first.
+	ListAuditEvents(ctx context.Context, f watchword.AuditFilter) ([]watchword.AuditEvent, int, error)
+
+	GetAdminToken(ctx context.Context, id string) (watchword.AdminToken, error)
+	// ListAdminTokens returns all tokens, revoked ones included, oldest first.
+	ListAdminTokens(ctx context.Context) ([]watchword.AdminToken, error)
+}
+
+// Tx is one database transaction.
+type Tx interface {
+	Reader
+	// Now is the time of the transaction, read once from the store's clock.
+	Now() time.Time
+
+	// LockClient returns the client and locks it until the end of the
+	// transaction (SELECT … FOR UPDATE on PostgreSQL; SQLite transactions
+	// are already exclusive writers). ErrNotFound for a deleted client.
+	LockClient(ctx context.Context, domainID, id string) (watchword.Client, error)
+
+	CreateDomain(ctx context.Context, d watchword.Domain) error // ErrAlreadyExists on name
+	UpdateDomain(ctx context.Context, d watchword.Domain) error // ErrNotFound
+
+	CreateClient(ctx context.Context, c watchword.Client) error // ErrAlreadyExists on (domain, name) of live clients
+	UpdateClient(ctx context.Context, c watchword.Client) error // ErrNotFound, ErrAlreadyExists
+
+	CreateSecret(ctx context.Context, s watchword.Secret) error // ErrAlreadyExists on id
+	UpdateSecret(ctx context.Context, s watchword.Secret) error // ErrNotFound
+
+	CreateRotation(ctx context.Context, r watchword.Rotation) error
+	// AppendAudit stores e; the store assigns e.ID.
+	AppendAudit(ctx context.Context, e watchword.AuditEvent) error
+
+	CreateAdminToken(ctx context.Context, t watchword.AdminToken) error // ErrAlreadyExists
+	UpdateAdminToken(ctx context.Context, t watchword.AdminToken) error // ErrNotFound
+}
+
+// Pagination defaults shared by every list.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// Page normalises offset and limit.
+func Page(offset, limit int) (int, int) {
+	if offset < 0 {
+		offset = 0
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	return offset, min(limit, MaxLimit)
+}
+
+// Truncate rounds t down to the store's precision (microseconds) in UTC,
+// so that what is written compares equal to what is read back.
+func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
