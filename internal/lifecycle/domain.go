@@ -1,0 +1,98 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+
+	"github.com/watchword/watchword"
+	"github.com/watchword/watchword/internal/secret"
+	"github.com/watchword/watchword/internal/store"
+)
+
+// CreateDomain creates a domain with the default secret policy.
+func (s *Service) CreateDomain(ctx context.Context, name, description string) (watchword.Domain, error) {
+	if err := watchword.ValidateName("name", name); err != nil {
+		return watchword.Domain{}, err
+	}
+	var d watchword.Domain
+	err := s.Store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		d, err = s.createDomain(ctx, tx, name, description)
+		return err
+	})
+	if errors.Is(err, store.ErrAlreadyExists) {
+		return d, watchword.FieldError(watchword.ECONFLICT, "name", "A domain named %q already exists.", name)
+	}
+	return d, mapStoreErr(err)
+}
+
+func (s *Service) createDomain(ctx context.Context, tx store.Tx, name, description string) (watchword.Domain, error) {
+	d := watchword.Domain{
+		ID: secret.NewID(), Name: name, Description: description,
+		Policy:    s.defaultPolicy(),
+		CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
+	}
+	if err := tx.CreateDomain(ctx, d); err != nil {
+		return d, err
+	}
+	return d, audit(ctx, tx, watchword.ActionDomainCreate, d.ID, "domain", d.ID, map[string]string{"name": name})
+}
+
+func (s *Service) defaultPolicy() watchword.SecretPolicy {
+	p := watchword.DefaultSecretPolicy()
+	p.MaxSecrets = min(p.MaxSecrets, s.ServerMaxSecrets)
+	return p
+}
+
+// GetDomain returns a domain by name.
+func (s *Service) GetDomain(ctx context.Context, name string) (watchword.Domain, error) {
+	d, err := s.Store.GetDomainByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, watchword.FieldError(watchword.ENOTFOUND, "domain", "Domain %q not found.", name)
+	}
+	return d, mapStoreErr(err)
+}
+
+// ListDomains returns every domain.
+func (s *Service) ListDomains(ctx context.Context) ([]watchword.Domain, error) {
+	ds, err := s.Store.ListDomains(ctx)
+	return ds, mapStoreErr(err)
+}
+
+// SetDomainPolicy replaces the domain's secret policy. Existing secrets keep
+// their expiry; see ApplyPolicy.
+func (s *Service) SetDomainPolicy(ctx context.Context, domainName string, p watchword.SecretPolicy) (watchword.Domain, error) {
+	if err := p.Validate(s.ServerMaxSecrets); err != nil {
+		return watchword.Domain{}, err
+	}
+	var d watchword.Domain
+	err := s.tx(ctx, func(tx store.Tx) error {
+		var err error
+		if d, err = domainIn(ctx, tx, domainName); err != nil {
+			return err
+		}
+		d.Policy, d.UpdatedAt = p, tx.Now()
+		if err := tx.UpdateDomain(ctx, d); err != nil {
+			return err
+		}
+		return audit(ctx, tx, watchword.ActionPolicyUpdate, d.ID, "domain", d.ID, policyDetails(p))
+	})
+	return d, err
+}
+
+func domainIn(ctx context.Context, r store.Reader, name string) (watchword.Domain, error) {
+	d, err := r.GetDomainByName(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return d, watchword.FieldError(watchword.ENOTFOUND, "domain", "Domain %q not found.", name)
+	}
+	return d, err
+}
+
+func policyDetails(p watchword.SecretPolicy) map[string]string {
+	return map[string]string{
+		"expiry":             string(p.Expiry.Unit) + ":" + itoa(p.Expiry.Duration),
+		"max_secrets":        itoa(p.MaxSecrets),
+		"default_transition": durationString(p.DefaultTransition),
+		"max_transition":     durationString(p.MaxTransition),
+	}
+}
