@@ -2,6 +2,7 @@ package watchword
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -9,7 +10,19 @@ import (
 // string ("24h", "90m") so that API payloads are readable.
 type Duration time.Duration
 
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// String is the Go duration form without zero minutes and seconds: "24h", "1h30m".
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
 
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string

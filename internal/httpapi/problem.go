@@ -98,7 +98,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	)
 	switch {
 	case errors.Is(err, io.EOF):
-		return watchword.Errorf(watchword.EINVALID, "The body must be a JSON object.")
+		return nil // an empty body is an empty object; required fields are checked after
 	case errors.As(err, &maxErr):
 		return watchword.Errorf(watchword.ETOOLARGE, "The body is larger than %d bytes.", maxBody)
 	case errors.As(err, &typeErr):
@@ -136,4 +136,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
 }
-

@@ -322,4 +322,3 @@ func equalTime(a, b *time.Time) bool {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func durationString(d watchword.Duration) string { return time.Duration(d).String() }

@@ -92,7 +92,7 @@ func policyDetails(p watchword.SecretPolicy) map[string]string {
 	return map[string]string{
 		"expiry":             string(p.Expiry.Unit) + ":" + itoa(p.Expiry.Duration),
 		"max_secrets":        itoa(p.MaxSecrets),
-		"default_transition": durationString(p.DefaultTransition),
-		"max_transition":     durationString(p.MaxTransition),
+		"default_transition": p.DefaultTransition.String(),
+		"max_transition":     p.MaxTransition.String(),
 	}
 }

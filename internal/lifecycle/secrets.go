@@ -267,7 +267,7 @@ func (s *Service) replace(ctx context.Context, tx store.Tx, d watchword.Domain, 
 func rotationDetails(r watchword.Rotation) map[string]string {
 	m := map[string]string{
 		"rotation_id": r.ID, "client_id": r.ClientID, "new_secret_id": r.NewSecretID,
-		"new_secret_hint": r.NewSecretHint, "transition": durationString(r.Transition),
+		"new_secret_hint": r.NewSecretHint, "transition": r.Transition.String(),
 	}
 	for i, o := range r.Old {
 		m[fmt.Sprintf("old_secret_%d", i)] = o.ID + " ending " + o.ExpiresAt.Format(time.RFC3339Nano)
@@ -336,7 +336,7 @@ func (s *Service) DeleteSecret(ctx context.Context, domainName, ref, id string) 
 		if sec.ValidAt(now) {
 			return watchword.FieldError(watchword.ECONFLICT, "secret", "Secret %q still authenticates; revoke it or let it expire before deleting it.", id)
 		}
-		sec.DeletedAt, sec.Hash = &now, nil
+		sec.DeletedAt, sec.Hash = &now, []byte{}
 		if err := tx.UpdateSecret(ctx, sec); err != nil {
 			return err
 		}

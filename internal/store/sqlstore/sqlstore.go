@@ -261,7 +261,7 @@ func (t *txn) execOne(ctx context.Context, op string, guarded bool, query string
 			stmt = "ROLLBACK TO SAVEPOINT ww_stmt"
 		}
 		if _, spErr := t.exec(ctx, stmt); spErr != nil {
-			return t.fail(op, errors.Join(err, spErr))
+			return t.fail(op, spErr) // the transaction is unusable now
 		}
 	}
 	if err != nil {

@@ -1,0 +1,279 @@
+// Package config reads Watchword's server configuration from a YAML file,
+// WATCHWORD_* environment variables and flags; flags override the
+// environment, which overrides the file. Every unknown key and invalid value
+// is reported at once, each with its key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the server configuration.
+type Config struct {
+	// DataDir holds the SQLite database, the server key and the first admin token.
+	DataDir string `yaml:"data_dir"`
+	// Database is empty (SQLite in DataDir), a SQLite path ("sqlite:PATH"),
+	// or a PostgreSQL URL ("postgres://…").
+	Database   string `yaml:"database"`
+	PublicAddr string `yaml:"public_addr"`
+	AdminAddr  string `yaml:"admin_addr"`
+	Log        struct {
+		Format string `yaml:"format"` // text or json
+		Level  string `yaml:"level"`  // debug, info, warn, error
+	} `yaml:"log"`
+	Secrets struct {
+		// Prefix starts every generated client secret.
+		Prefix string `yaml:"prefix"`
+		// MaxPerClient is the server-wide cap on valid secrets per client.
+		MaxPerClient int `yaml:"max_per_client"`
+	} `yaml:"secrets"`
+	// ServerKey (hex, 32+ bytes) hashes secrets; or ServerKeyFile names a file
+	// holding it. Without either, a key is generated into DataDir. Several
+	// instances on one PostgreSQL must share the same key.
+	ServerKey     string `yaml:"server_key"`
+	ServerKeyFile string `yaml:"server_key_file"`
+	// PreviousServerKeys still verify hashes made before a server key rotation.
+	PreviousServerKeys []string      `yaml:"previous_server_keys"`
+	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	var c Config
+	c.DataDir = "./watchword-data"
+	c.PublicAddr = "127.0.0.1:8080"
+	c.AdminAddr = "127.0.0.1:8081"
+	c.Log.Format = "text"
+	c.Log.Level = "info"
+	c.Secrets.Prefix = "wwcs_"
+	c.Secrets.MaxPerClient = 10
+	c.ShutdownTimeout = 15 * time.Second
+	return c
+}
+
+// Key is one setting that may come from the environment or a flag.
+type Key struct {
+	Name  string // dotted YAML path, e.g. "log.format"
+	Usage string
+	set   func(c *Config, v string) error
+}
+
+// Env is the environment variable of the key.
+func (k Key) Env() string {
+	return "WATCHWORD_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(k.Name))
+}
+
+// Flag is the command-line flag of the key.
+func (k Key) Flag() string { return strings.NewReplacer(".", "-", "_", "-").Replace(k.Name) }
+
+func str(f func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+// Keys lists the settings that the environment and flags can set.
+func Keys() []Key {
+	return []Key{
+		{"data_dir", "directory for the SQLite database, server key and first admin token", str(func(c *Config) *string { return &c.DataDir })},
+		{"database", "database: empty for SQLite in the data directory, sqlite:PATH, or postgres://…", str(func(c *Config) *string { return &c.Database })},
+		{"public_addr", "address of the public listener (OAuth endpoints)", str(func(c *Config) *string { return &c.PublicAddr })},
+		{"admin_addr", "address of the admin listener (management API)", str(func(c *Config) *string { return &c.AdminAddr })},
+		{"log.format", "log format: text or json", str(func(c *Config) *string { return &c.Log.Format })},
+		{"log.level", "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.Log.Level })},
+		{"secrets.prefix", "prefix of generated client secrets", str(func(c *Config) *string { return &c.Secrets.Prefix })},
+		{"secrets.max_per_client", "server-wide cap on valid secrets per client", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return errors.New("must be an integer")
+			}
+			c.Secrets.MaxPerClient = n
+			return nil
+		}},
+		{"server_key", "server key (hex, 32+ bytes) that hashes secrets", str(func(c *Config) *string { return &c.ServerKey })},
+		{"server_key_file", "file holding the server key", str(func(c *Config) *string { return &c.ServerKeyFile })},
+		{"shutdown_timeout", "how long in-flight requests may take to finish on shutdown", func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return errors.New("must be a duration such as 15s")
+			}
+			c.ShutdownTimeout = d
+			return nil
+		}},
+	}
+}
+
+// clientEnv are WATCHWORD_* variables read by the CLI and tests, not the server.
+var clientEnv = []string{"WATCHWORD_ENDPOINT", "WATCHWORD_TOKEN", "WATCHWORD_DOMAIN", "WATCHWORD_OUTPUT", "WATCHWORD_CONFIG", "WATCHWORD_TEST_POSTGRES_URL"}
+
+// Load builds the configuration: defaults, then the YAML file at path (if
+// any), then environ (KEY=value pairs), then flags (key name → value, for
+// the flags that were set). All problems are returned together.
+func Load(path string, environ []string, flags map[string]string) (Config, error) {
+	c := Default()
+	var problems []string
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config file: %w", err)
+		}
+		problems = append(problems, decodeYAML(b, &c)...)
+	}
+	byEnv := map[string]Key{}
+	byName := map[string]Key{}
+	for _, k := range Keys() {
+		byEnv[k.Env()], byName[k.Name] = k, k
+	}
+	for _, kv := range environ {
+		name, v, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "WATCHWORD_") || slices.Contains(clientEnv, name) {
+			continue
+		}
+		k, ok := byEnv[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("%s: unknown environment variable", name))
+			continue
+		}
+		if err := k.set(&c, v); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	for name, v := range flags {
+		k, ok := byName[name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("--%s: unknown setting", name))
+			continue
+		}
+		if err := k.set(&c, v); err != nil {
+			problems = append(problems, fmt.Sprintf("--%s: %v", k.Flag(), err))
+		}
+	}
+	problems = append(problems, c.validate()...)
+	if len(problems) > 0 {
+		return c, &Error{Problems: problems}
+	}
+	return c, nil
+}
+
+// Error lists every configuration problem.
+type Error struct{ Problems []string }
+
+func (e *Error) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+func decodeYAML(b []byte, c *Config) []string {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	err := dec.Decode(c)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return []string{"config file: " + err.Error()}
+	}
+	// yaml.v3 names the line, not always the key: put the key in front.
+	var root yaml.Node
+	_ = yaml.Unmarshal(b, &root)
+	keys := map[int]string{}
+	keyLines(&root, "", keys)
+	problems := make([]string, 0, len(te.Errors))
+	for _, msg := range te.Errors {
+		var line int
+		if _, err := fmt.Sscanf(msg, "line %d:", &line); err == nil && keys[line] != "" {
+			msg = keys[line] + ": " + msg
+		}
+		problems = append(problems, msg)
+	}
+	return problems
+}
+
+// keyLines records the dotted key path that starts on each line.
+func keyLines(n *yaml.Node, prefix string, out map[int]string) {
+	for _, c := range n.Content {
+		if n.Kind != yaml.MappingNode {
+			keyLines(c, prefix, out)
+		}
+	}
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		path := k.Value
+		if prefix != "" {
+			path = prefix + "." + k.Value
+		}
+		out[k.Line] = path
+		keyLines(n.Content[i+1], path, out)
+	}
+}
+
+func (c Config) validate() []string {
+	checks := []struct {
+		bad bool
+		msg string
+	}{
+		{c.DataDir == "", "data_dir: must not be empty"},
+		{c.PublicAddr == "", "public_addr: must not be empty"},
+		{c.AdminAddr == "", "admin_addr: must not be empty"},
+		{c.PublicAddr != "" && c.PublicAddr == c.AdminAddr, "admin_addr: must differ from public_addr"},
+		{!slices.Contains([]string{"text", "json"}, c.Log.Format), fmt.Sprintf("log.format: %q is not text or json", c.Log.Format)},
+		{!slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level), fmt.Sprintf("log.level: %q is not debug, info, warn or error", c.Log.Level)},
+		{!validPrefix(c.Secrets.Prefix), "secrets.prefix: must be 1-16 characters of a-z, 0-9 and '_'"},
+		{c.Secrets.MaxPerClient < 1 || c.Secrets.MaxPerClient > 1000, "secrets.max_per_client: must be between 1 and 1000"},
+		{c.ServerKey != "" && c.ServerKeyFile != "", "server_key_file: set either server_key or server_key_file, not both"},
+		{c.ShutdownTimeout < 0, "shutdown_timeout: must not be negative"},
+		{!validDatabase(c.Database), "database: must be empty, sqlite:PATH or a postgres:// URL"},
+	}
+	var problems []string
+	for _, ch := range checks {
+		if ch.bad {
+			problems = append(problems, ch.msg)
+		}
+	}
+	return problems
+}
+
+func validPrefix(p string) bool {
+	if p == "" || len(p) > 16 {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func validDatabase(db string) bool {
+	_, _, err := ParseDatabase(db, "")
+	return err == nil
+}
+
+// ParseDatabase returns the backend ("sqlite" or "postgres") and its
+// data source: a file path for SQLite, the URL for PostgreSQL.
+func ParseDatabase(db, dataDir string) (kind, source string, err error) {
+	switch {
+	case db == "":
+		return "sqlite", filepath.Join(dataDir, "watchword.db"), nil
+	case strings.HasPrefix(db, "sqlite:"):
+		if p := strings.TrimPrefix(db, "sqlite:"); p != "" {
+			return "sqlite", p, nil
+		}
+	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
+		return "postgres", db, nil
+	}
+	return "", "", fmt.Errorf("unsupported database %q", db)
+}
