@@ -36,6 +36,7 @@ type Client struct {
 	Disabled     bool       `json:"disabled"`
 	// Policy overrides the domain's secret policy; nil means "use domain rules".
 	Policy    *SecretPolicy `json:"policy,omitempty"`
+	OAuth     ClientOAuth   `json:"oauth"`
 	CreatedAt time.Time     `json:"created_at"`
 	UpdatedAt time.Time     `json:"updated_at"`
 	DeletedAt *time.Time    `json:"deleted_at,omitempty"`
@@ -83,6 +84,23 @@ func (c Client) Validate() error {
 			break
 		}
 	}
+	switch m := c.OAuth.TokenEndpointAuthMethod; {
+	case c.Type == ClientPublic && m != AuthMethodNone:
+		errs.Add("oauth.token_endpoint_auth_method", "a public client authenticates with none")
+	case c.Type == ClientConfidential && m != AuthMethodBasic && m != AuthMethodPost:
+		errs.Add("oauth.token_endpoint_auth_method", "must be client_secret_basic or client_secret_post")
+	}
+	if w := c.OAuth.RefreshReuseWindow; w < 0 || time.Duration(w) > time.Minute {
+		errs.Add("oauth.refresh_reuse_window", "must be between 0 and 1m")
+	}
+	for _, f := range []struct {
+		name string
+		d    *Duration
+	}{{"oauth.access_token_lifetime", c.OAuth.AccessTokenLifetime}, {"oauth.refresh_token_lifetime", c.OAuth.RefreshTokenLifetime}} {
+		if f.d != nil && (*f.d < Duration(time.Minute) || time.Duration(*f.d) > 366*24*time.Hour) {
+			errs.Add(f.name, "must be between 1m and 366 days")
+		}
+	}
 	return errs.Err()
 }
 
@@ -98,12 +116,13 @@ type ClientFilter struct {
 
 // ClientUpdate holds the fields of a partial update; nil means unchanged.
 type ClientUpdate struct {
-	Name         *string   `json:"name,omitempty"`
-	Description  *string   `json:"description,omitempty"`
-	GrantTypes   *[]string `json:"grant_types,omitempty"`
-	RedirectURIs *[]string `json:"redirect_uris,omitempty"`
-	Scopes       *[]string `json:"scopes,omitempty"`
-	Disabled     *bool     `json:"disabled,omitempty"`
+	Name         *string      `json:"name,omitempty"`
+	Description  *string      `json:"description,omitempty"`
+	GrantTypes   *[]string    `json:"grant_types,omitempty"`
+	RedirectURIs *[]string    `json:"redirect_uris,omitempty"`
+	Scopes       *[]string    `json:"scopes,omitempty"`
+	Disabled     *bool        `json:"disabled,omitempty"`
+	OAuth        *ClientOAuth `json:"oauth,omitempty"`
 }
 
 // Apply returns c with the update applied.
@@ -125,6 +144,9 @@ func (u ClientUpdate) Apply(c Client) Client {
 	setList(&c.Scopes, u.Scopes)
 	if u.Disabled != nil {
 		c.Disabled = *u.Disabled
+	}
+	if u.OAuth != nil {
+		c.OAuth = *u.OAuth
 	}
 	return c
 }

@@ -15,6 +15,7 @@ type Domain struct {
 	Name        string       `json:"name"`
 	Description string       `json:"description,omitempty"`
 	Policy      SecretPolicy `json:"policy"`
+	OAuth       DomainOAuth  `json:"oauth"`
 	CreatedAt   time.Time    `json:"created_at"`
 	UpdatedAt   time.Time    `json:"updated_at"`
 }

@@ -55,6 +55,16 @@ func (c *Client) SetDomainPolicy(ctx context.Context, domain string, p watchword
 	return call[watchword.SecretPolicy](ctx, c, "PUT", domainPath+"/policy", nil, p, domain)
 }
 
+// GetDomainOAuth returns the domain's authorization-server settings.
+func (c *Client) GetDomainOAuth(ctx context.Context, domain string) (watchword.DomainOAuth, error) {
+	return call[watchword.DomainOAuth](ctx, c, "GET", domainPath+"/oauth", nil, nil, domain)
+}
+
+// SetDomainOAuth replaces the domain's authorization-server settings.
+func (c *Client) SetDomainOAuth(ctx context.Context, domain string, o watchword.DomainOAuth) (watchword.DomainOAuth, error) {
+	return call[watchword.DomainOAuth](ctx, c, "PUT", domainPath+"/oauth", nil, o, domain)
+}
+
 // ApplyPolicy recomputes the expiry of existing secrets from the policy in
 // effect: of one client, or (client "") of every client of the domain that
 // uses domain rules. It returns how many secrets changed.

@@ -76,16 +76,7 @@ func fmtTimeOr(t *time.Time, none string) string {
 }
 
 // fmtDuration shows a duration without trailing zero units: "24h", "1h30m".
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
+func fmtDuration(d time.Duration) string { return watchword.Duration(d).String() }
 
 func hint(h string) string {
 	if h == "" {
@@ -121,6 +112,18 @@ func policyFields(p watchword.SecretPolicy) [][2]string {
 		{"Max transition", fmtDuration(time.Duration(p.MaxTransition))},
 		{"Custom values", custom},
 	}
+}
+
+// policyBlock writes a titled, indented description of a policy.
+func policyBlock(w io.Writer, title string, p watchword.SecretPolicy) error {
+	if _, err := fmt.Fprintf(w, "%s:\n", title); err != nil {
+		return err
+	}
+	kv := policyFields(p)
+	for i := range kv {
+		kv[i][0] = "  " + kv[i][0]
+	}
+	return fields(w, kv...)
 }
 
 // secretTable lists secrets for people; it never shows secret material,
@@ -176,6 +179,11 @@ func printNewSecret(w io.Writer, ns watchword.NewSecret) error {
 		[2]string{"Hint", hint(ns.Hint)},
 		[2]string{"Expires", fmtTimeOr(ns.ExpiresAt, "never")},
 	); err != nil {
+		return err
+	}
+	if ns.Source == watchword.SourceCustom {
+		// The caller supplied the value; do not echo it to the terminal.
+		_, err := fmt.Fprintln(w, "\nThe custom value you supplied is now the secret (not shown).")
 		return err
 	}
 	printPlaintext(w, "Client secret", ns.Plaintext)

@@ -1,48 +1,21 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/watchword/watchword/internal/app"
 	"github.com/watchword/watchword/internal/config"
-	"github.com/watchword/watchword/internal/httpapi"
-	"github.com/watchword/watchword/internal/lifecycle"
-	"github.com/watchword/watchword/internal/logging"
-	"github.com/watchword/watchword/internal/secret"
-	"github.com/watchword/watchword/internal/server"
-	"github.com/watchword/watchword/internal/store"
-	"github.com/watchword/watchword/internal/store/postgres"
-	"github.com/watchword/watchword/internal/store/sqlite"
 )
 
 // Version is set at build time with -ldflags "-X …/internal/cli.Version=…".
 var Version = "dev"
-
-// Files in the data directory.
-const (
-	serverKeyFile  = "server.key"
-	adminTokenFile = "admin-token"
-)
-
-// stores maps a backend name to its constructor (wiring happens only here).
-var stores = map[string]func(ctx context.Context, source string, now func() time.Time) (store.Store, error){
-	"sqlite": func(ctx context.Context, path string, now func() time.Time) (store.Store, error) {
-		return sqlite.Open(ctx, sqlite.Config{Path: path, Now: now})
-	},
-	"postgres": func(ctx context.Context, url string, now func() time.Time) (store.Store, error) {
-		return postgres.Open(ctx, postgres.Config{URL: url, Now: now})
-	},
-}
 
 // addServerCommands adds serve, migrate and version to root.
 func addServerCommands(root *cobra.Command) {
@@ -61,7 +34,17 @@ flags override the environment, which overrides the file.`,
 			if err != nil {
 				return err
 			}
-			return runServer(cmd.Context(), cfg, cmd.OutOrStdout(), cmd.ErrOrStderr(), nil)
+			a, err := app.New(cmd.Context(), cfg, app.Options{Stderr: cmd.ErrOrStderr()})
+			if err != nil {
+				return err
+			}
+			slog.SetDefault(a.Logger) // zitadel/oidc logs through the default logger only
+			if a.FirstToken != nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "Created the default domain and the first admin token (shown once, also stored in %s):\n\n    %s\n\n",
+					filepath.Join(cfg.DataDir, app.AdminTokenFile), a.FirstToken.Plaintext)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Watchword is running. Public (OAuth): http://%s  Admin API: http://%s\n", a.PublicAddr(), a.AdminAddr())
+			return a.Serve(cmd.Context())
 		},
 	}
 	migrate := &cobra.Command{
@@ -73,7 +56,7 @@ flags override the environment, which overrides the file.`,
 			if err != nil {
 				return err
 			}
-			st, kind, err := openStore(cmd.Context(), cfg, time.Now)
+			st, kind, err := app.OpenStore(cmd.Context(), cfg, time.Now)
 			if err != nil {
 				return err
 			}
@@ -118,113 +101,5 @@ func loadConfig(cmd *cobra.Command) (config.Config, error) {
 	return config.Load(path, os.Environ(), flags)
 }
 
-func openStore(ctx context.Context, cfg config.Config, now func() time.Time) (store.Store, string, error) {
-	kind, source, err := config.ParseDatabase(cfg.Database, cfg.DataDir)
-	if err != nil {
-		return nil, "", err
-	}
-	if kind == "sqlite" {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, "", err
-		}
-	}
-	st, err := stores[kind](ctx, source, now)
-	if err != nil {
-		return nil, "", fmt.Errorf("open %s database: %w", kind, err)
-	}
-	return st, kind, nil
-}
-
-// Ready is told the bound addresses once the server listens (tests use it).
-type Ready func(publicAddr, adminAddr string)
-
-// runServer runs the server until ctx is cancelled.
-func runServer(ctx context.Context, cfg config.Config, stdout, stderr io.Writer, ready Ready) error {
-	logger := logging.New(stderr, cfg.Log.Format, cfg.Log.Level)
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	hasher, err := loadHasher(cfg)
-	if err != nil {
-		return err
-	}
-	st, kind, err := openStore(ctx, cfg, time.Now)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-
-	svc := lifecycle.New(st, hasher)
-	svc.Prefix, svc.ServerMaxSecrets, svc.Logger = cfg.Secrets.Prefix, cfg.Secrets.MaxPerClient, logger
-	first, err := svc.Initialize(ctx)
-	if err != nil {
-		return fmt.Errorf("initialise: %w", err)
-	}
-	if first != nil {
-		path := filepath.Join(cfg.DataDir, adminTokenFile)
-		if err := os.WriteFile(path, []byte(first.Plaintext+"\n"), 0o600); err != nil {
-			return fmt.Errorf("store first admin token: %w", err)
-		}
-		fmt.Fprintf(stdout, "Created the default domain and the first admin token (shown once, also stored in %s):\n\n    %s\n\n", path, first.Plaintext)
-		logger.Info("first start: created default domain and admin token", "token_id", first.ID, "token_file", path)
-	}
-
-	srv := server.New(nil, httpapi.New(svc, logger), st, logger)
-	srv.ShutdownTimeout = cfg.ShutdownTimeout
-	if err := srv.Listen(cfg.PublicAddr, cfg.AdminAddr); err != nil {
-		return err
-	}
-	logger.Info("watchword listening", "database", kind, "public", "http://"+srv.PublicAddr(), "admin", "http://"+srv.AdminAddr())
-	if ready != nil {
-		ready(srv.PublicAddr(), srv.AdminAddr())
-	}
-	return srv.Serve(ctx)
-}
-
-// loadHasher reads the server key from config, its file, or the data
-// directory, generating one there on first start.
-func loadHasher(cfg config.Config) (*secret.Hasher, error) {
-	raw := cfg.ServerKey
-	if cfg.ServerKeyFile != "" {
-		b, err := os.ReadFile(cfg.ServerKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("server_key_file: %w", err)
-		}
-		raw = string(b)
-	}
-	if raw == "" {
-		path := filepath.Join(cfg.DataDir, serverKeyFile)
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			b = []byte(secret.GenerateKeyHex() + "\n")
-			// O_EXCL: never overwrite a key another process just wrote.
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return nil, fmt.Errorf("create server key: %w", err)
-			}
-			_, err = f.Write(b)
-			if err := errors.Join(err, f.Sync(), f.Close()); err != nil {
-				return nil, fmt.Errorf("write server key: %w", err)
-			}
-		} else if err != nil {
-			return nil, fmt.Errorf("read server key: %w", err)
-		}
-		raw = string(b)
-	}
-	current, err := secret.ParseKey(raw)
-	if err != nil {
-		return nil, fmt.Errorf("server key: %w", err)
-	}
-	var previous []secret.Key
-	for i, p := range cfg.PreviousServerKeys {
-		k, err := secret.ParseKey(p)
-		if err != nil {
-			return nil, fmt.Errorf("previous_server_keys[%d]: %w", i, err)
-		}
-		previous = append(previous, k)
-	}
-	return secret.NewHasher(current, previous...), nil
-}
-
-var _ = strings.TrimSpace
-var _ = slog.Default
+// adminTokenFile is where the server stores its first admin token.
+const adminTokenFile = app.AdminTokenFile

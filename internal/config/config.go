@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,8 +28,11 @@ type Config struct {
 	// or a PostgreSQL URL ("postgres://…").
 	Database   string `yaml:"database"`
 	PublicAddr string `yaml:"public_addr"`
-	AdminAddr  string `yaml:"admin_addr"`
-	Log        struct {
+	// PublicURL is the base of every issuer (issuer = PublicURL/<domain>);
+	// empty means http://<public_addr>. Issuers never come from request headers.
+	PublicURL string `yaml:"public_url"`
+	AdminAddr string `yaml:"admin_addr"`
+	Log       struct {
 		Format string `yaml:"format"` // text or json
 		Level  string `yaml:"level"`  // debug, info, warn, error
 	} `yaml:"log"`
@@ -87,6 +91,7 @@ func Keys() []Key {
 		{"data_dir", "directory for the SQLite database, server key and first admin token", str(func(c *Config) *string { return &c.DataDir })},
 		{"database", "database: empty for SQLite in the data directory, sqlite:PATH, or postgres://…", str(func(c *Config) *string { return &c.Database })},
 		{"public_addr", "address of the public listener (OAuth endpoints)", str(func(c *Config) *string { return &c.PublicAddr })},
+		{"public_url", "base URL of the issuers (issuer = URL/<domain>); default http://<public_addr>", str(func(c *Config) *string { return &c.PublicURL })},
 		{"admin_addr", "address of the admin listener (management API)", str(func(c *Config) *string { return &c.AdminAddr })},
 		{"log.format", "log format: text or json", str(func(c *Config) *string { return &c.Log.Format })},
 		{"log.level", "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.Log.Level })},
@@ -234,6 +239,7 @@ func (c Config) validate() []string {
 		{c.Secrets.MaxPerClient < 1 || c.Secrets.MaxPerClient > 1000, "secrets.max_per_client: must be between 1 and 1000"},
 		{c.ServerKey != "" && c.ServerKeyFile != "", "server_key_file: set either server_key or server_key_file, not both"},
 		{c.ShutdownTimeout < 0, "shutdown_timeout: must not be negative"},
+		{c.PublicURL != "" && !validBaseURL(c.PublicURL), "public_url: must be an absolute http(s) URL without a trailing slash, query or fragment"},
 		{!validDatabase(c.Database), "database: must be empty, sqlite:PATH or a postgres:// URL"},
 	}
 	var problems []string
@@ -243,6 +249,12 @@ func (c Config) validate() []string {
 		}
 	}
 	return problems
+}
+
+func validBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.RawQuery == "" && u.Fragment == "" && !strings.HasSuffix(s, "/")
 }
 
 func validPrefix(p string) bool {

@@ -65,6 +65,28 @@ func (s *Server) handleDomainPolicySet(w http.ResponseWriter, r *http.Request) e
 	return nil
 }
 
+func (s *Server) handleDomainOAuthGet(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.Service.GetDomain(r.Context(), r.PathValue("domain"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d.OAuth)
+	return nil
+}
+
+func (s *Server) handleDomainOAuthSet(w http.ResponseWriter, r *http.Request) error {
+	var o watchword.DomainOAuth
+	if err := decode(w, r, &o); err != nil {
+		return err
+	}
+	d, err := s.Service.SetDomainOAuth(r.Context(), r.PathValue("domain"), o)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d.OAuth)
+	return nil
+}
+
 func (s *Server) handlePolicyApply(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.Service.ApplyPolicy(r.Context(), r.PathValue("domain"), r.PathValue("client"))
 	if err != nil {

@@ -59,6 +59,8 @@ func Routes() []Route {
 		{"GET", d + "/policy", readers, (*Server).handleDomainPolicyGet},
 		{"PUT", d + "/policy", adminOnly, (*Server).handleDomainPolicySet},
 		{"POST", d + "/policy/apply", adminOnly, (*Server).handlePolicyApply},
+		{"GET", d + "/oauth", readers, (*Server).handleDomainOAuthGet},
+		{"PUT", d + "/oauth", adminOnly, (*Server).handleDomainOAuthSet},
 
 		{"GET", d + "/clients", readers, (*Server).handleClientList},
 		{"POST", d + "/clients", adminOnly, (*Server).handleClientCreate},

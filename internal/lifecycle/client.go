@@ -19,6 +19,9 @@ type ClientCreate struct {
 	GrantTypes   []string             `json:"grant_types"`
 	RedirectURIs []string             `json:"redirect_uris"`
 	Scopes       []string             `json:"scopes"`
+	// OAuth holds the client's authorization-server settings; the auth
+	// method defaults to client_secret_basic (none for public clients).
+	OAuth watchword.ClientOAuth `json:"oauth"`
 	// Secret describes the first secret of a confidential client.
 	Secret SecretCreate `json:"secret"`
 }
@@ -27,10 +30,16 @@ type ClientCreate struct {
 func (s *Service) CreateClient(ctx context.Context, domainName string, in ClientCreate) (watchword.Client, *watchword.NewSecret, error) {
 	c := watchword.Client{
 		ID: secret.NewID(), Name: in.Name, Description: in.Description, Type: in.Type,
-		GrantTypes: in.GrantTypes, RedirectURIs: in.RedirectURIs, Scopes: in.Scopes,
+		GrantTypes: in.GrantTypes, RedirectURIs: in.RedirectURIs, Scopes: in.Scopes, OAuth: in.OAuth,
 	}
 	if c.Type == "" {
 		c.Type = watchword.ClientConfidential
+	}
+	if c.OAuth.TokenEndpointAuthMethod == "" {
+		c.OAuth.TokenEndpointAuthMethod = watchword.AuthMethodBasic
+		if c.Type == watchword.ClientPublic {
+			c.OAuth.TokenEndpointAuthMethod = watchword.AuthMethodNone
+		}
 	}
 	if c.GrantTypes == nil {
 		c.GrantTypes = defaultGrants(c.Type)
@@ -321,4 +330,3 @@ func equalTime(a, b *time.Time) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/watchword/watchword"
 	"github.com/watchword/watchword/internal/secret"
@@ -30,6 +31,7 @@ func (s *Service) createDomain(ctx context.Context, tx store.Tx, name, descripti
 	d := watchword.Domain{
 		ID: secret.NewID(), Name: name, Description: description,
 		Policy:    s.defaultPolicy(),
+		OAuth:     watchword.DefaultDomainOAuth(),
 		CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
 	}
 	if err := tx.CreateDomain(ctx, d); err != nil {
@@ -95,4 +97,27 @@ func policyDetails(p watchword.SecretPolicy) map[string]string {
 		"default_transition": p.DefaultTransition.String(),
 		"max_transition":     p.MaxTransition.String(),
 	}
+}
+
+// SetDomainOAuth replaces the domain's authorization-server settings.
+func (s *Service) SetDomainOAuth(ctx context.Context, domainName string, o watchword.DomainOAuth) (watchword.Domain, error) {
+	if err := o.Validate(); err != nil {
+		return watchword.Domain{}, err
+	}
+	var d watchword.Domain
+	err := s.tx(ctx, func(tx store.Tx) error {
+		var err error
+		if d, err = domainIn(ctx, tx, domainName); err != nil {
+			return err
+		}
+		d.OAuth, d.UpdatedAt = o, tx.Now()
+		if err := tx.UpdateDomain(ctx, d); err != nil {
+			return err
+		}
+		return audit(ctx, tx, watchword.ActionDomainUpdate, d.ID, "domain", d.ID, map[string]string{
+			"access_token_lifetime": o.AccessTokenLifetime.String(), "require_pkce": strconv.FormatBool(o.RequirePKCE),
+			"require_state": strconv.FormatBool(o.RequireState), "access_token_alg": o.AccessTokenAlg,
+		})
+	})
+	return d, err
 }

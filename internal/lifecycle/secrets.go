@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/watchword/watchword"
@@ -163,6 +164,10 @@ type RotateRequest struct {
 	// the policy's default, 0 means they stop at once.
 	Transition  *watchword.Duration `json:"transition,omitempty"`
 	Description string              `json:"description,omitempty"`
+	// Compromised (only with a transition of 0) revokes the old secrets
+	// instead of letting them expire, and also revokes the client's refresh
+	// tokens and unused authorization codes.
+	Compromised bool `json:"compromised,omitempty"`
 }
 
 // RotateResult is the new secret and the rotation record.
@@ -185,6 +190,9 @@ func (s *Service) RotateClient(ctx context.Context, domainName, ref string, in R
 		if err != nil {
 			return err
 		}
+		if in.Compromised && t != 0 {
+			return watchword.FieldError(watchword.EINVALID, "compromised", "A compromised rotation needs a transition of 0: a leaked secret must stop at once.")
+		}
 		existing, err := tx.ListSecrets(ctx, c.ID)
 		if err != nil {
 			return err
@@ -193,7 +201,14 @@ func (s *Service) RotateClient(ctx context.Context, domainName, ref string, in R
 		if err != nil {
 			return err
 		}
-		return audit(ctx, tx, watchword.ActionClientRotate, d.ID, "client", c.ID, rotationDetails(res.Rotation))
+		details := rotationDetails(res.Rotation)
+		if in.Compromised {
+			details["compromised"] = "true"
+			if err := revokeCompromised(ctx, tx, c, existing, res.Rotation); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, watchword.ActionClientRotate, d.ID, "client", c.ID, details)
 	})
 	return res, err
 }
@@ -275,12 +290,30 @@ func rotationDetails(r watchword.Rotation) map[string]string {
 	return m
 }
 
+// revokeCompromised revokes the secrets a compromised rotation replaced and
+// the client's refresh tokens and unused codes.
+func revokeCompromised(ctx context.Context, tx store.Tx, c watchword.Client, before []watchword.Secret, rot watchword.Rotation) error {
+	now := tx.Now()
+	by := watchword.ActorFromContext(ctx).String()
+	for _, sec := range before {
+		if slices.ContainsFunc(rot.Old, func(o watchword.RotatedSecret) bool { return o.ID == sec.ID }) {
+			if err := tx.UpdateSecret(ctx, sec.Retire(now, 0).Revoke(now, by, "compromised")); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.RevokeClientGrants(ctx, c.ID, now)
+}
+
 // RevokeRequest is the input of RevokeSecret.
 type RevokeRequest struct {
 	Reason string `json:"reason,omitempty"`
 	// Force allows revoking the last valid secret of an enabled client,
 	// which leaves it unable to authenticate.
 	Force bool `json:"force,omitempty"`
+	// Compromised also revokes the client's refresh tokens and unused
+	// authorization codes; a plain revocation leaves issued tokens alone.
+	Compromised bool `json:"compromised,omitempty"`
 }
 
 // RevokeSecret makes a secret fail authentication from now on.
@@ -314,8 +347,14 @@ func (s *Service) RevokeSecret(ctx context.Context, domainName, ref, id string, 
 		if err := tx.UpdateSecret(ctx, sec); err != nil {
 			return err
 		}
+		if in.Compromised {
+			if err := tx.RevokeClientGrants(ctx, c.ID, now); err != nil {
+				return err
+			}
+		}
 		sec = sec.WithStatus(now)
-		return audit(ctx, tx, watchword.ActionSecretRevoke, d.ID, "secret", id, map[string]string{"client_id": c.ID, "hint": sec.Hint, "reason": in.Reason})
+		return audit(ctx, tx, watchword.ActionSecretRevoke, d.ID, "secret", id, map[string]string{
+			"client_id": c.ID, "hint": sec.Hint, "reason": in.Reason, "compromised": strconv.FormatBool(in.Compromised)})
 	})
 	return sec, err
 }

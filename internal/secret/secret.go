@@ -16,6 +16,9 @@
 package secret
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -189,4 +192,48 @@ func (h *Hasher) Verify(plaintext string, hash []byte, keyID string) bool {
 // costs the same as a wrong secret.
 func (h *Hasher) Burn(plaintext string) {
 	subtle.ConstantTimeCompare(h.mac(h.current, plaintext), h.dummy)
+}
+
+// boxKey derives the encryption key for data at rest (such as token signing
+// keys) from a server key, so the HMAC key itself is never reused as a
+// cipher key.
+func boxKey(k Key) cipher.AEAD {
+	derived, err := hkdf.Key(sha256.New, k.secret, nil, "watchword data at rest", 32)
+	if err != nil {
+		panic(err) // only for an impossible length
+	}
+	block, err := aes.NewCipher(derived)
+	if err != nil {
+		panic(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return aead
+}
+
+// Seal encrypts plaintext with AES-256-GCM under the current server key;
+// aad binds the ciphertext to its context (for example a key id).
+func (h *Hasher) Seal(plaintext, aad []byte) (ciphertext []byte, keyID string) {
+	aead := boxKey(h.current)
+	nonce := make([]byte, aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err)
+	}
+	return aead.Seal(nonce, nonce, plaintext, aad), h.current.ID
+}
+
+// Open decrypts what Seal made under the server key keyID.
+func (h *Hasher) Open(ciphertext []byte, keyID string, aad []byte) ([]byte, error) {
+	k, ok := h.keys[keyID]
+	if !ok {
+		return nil, fmt.Errorf("server key %s is not configured", keyID)
+	}
+	aead := boxKey(k)
+	if len(ciphertext) < aead.NonceSize() {
+		return nil, errors.New("ciphertext too short")
+	}
+	n := aead.NonceSize()
+	return aead.Open(nil, ciphertext[:n], ciphertext[n:], aad)
 }

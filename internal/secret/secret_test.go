@@ -117,3 +117,23 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	})
 }
+
+func TestSealOpen(t *testing.T) {
+	k1, _ := secret.ParseKey(secret.GenerateKeyHex())
+	k2, _ := secret.ParseKey(secret.GenerateKeyHex())
+	h := secret.NewHasher(k1)
+	ct, kid := h.Seal([]byte("private key"), []byte("kid-1"))
+	if strings.Contains(string(ct), "private key") {
+		t.Fatal("ciphertext holds the plaintext")
+	}
+	got, err := secret.NewHasher(k2, k1).Open(ct, kid, []byte("kid-1"))
+	if err != nil || string(got) != "private key" {
+		t.Fatalf("Open after server key rotation=%q,%v", got, err)
+	}
+	if _, err := h.Open(ct, kid, []byte("kid-2")); err == nil {
+		t.Fatal("Open with other associated data succeeded")
+	}
+	if _, err := secret.NewHasher(k2).Open(ct, kid, []byte("kid-1")); err == nil {
+		t.Fatal("Open without the key succeeded")
+	}
+}

@@ -18,6 +18,9 @@ import (
 var (
 	ErrNotFound      = errors.New("not found")
 	ErrAlreadyExists = errors.New("already exists")
+	// ErrConflict: a compare-and-set found the row already changed (a code
+	// or refresh token already used).
+	ErrConflict = errors.New("conflict")
 )
 
 // Store is the persistence contract.
@@ -29,6 +32,12 @@ type Store interface {
 	// fn must not have side effects outside tx: it may be re-run when the
 	// database reports a serialisation failure.
 	Tx(ctx context.Context, fn func(tx Tx) error) error
+	// RecordSecretUse adds counts and raises last_used_at (never lowers it)
+	// for each secret, in one transaction; unknown ids are ignored.
+	RecordSecretUse(ctx context.Context, uses []watchword.SecretUse) error
+	// DeleteExpired removes auth requests, codes, refresh tokens and revoked
+	// token markers that expired before t, and returns how many rows went.
+	DeleteExpired(ctx context.Context, t time.Time) (int64, error)
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error
@@ -61,6 +70,23 @@ type Reader interface {
 	GetAdminToken(ctx context.Context, id string) (watchword.AdminToken, error)
 	// ListAdminTokens returns all tokens, revoked ones included, oldest first.
 	ListAdminTokens(ctx context.Context) ([]watchword.AdminToken, error)
+
+	// ListSigningKeys returns a domain's signing keys, retired ones included, oldest first.
+	ListSigningKeys(ctx context.Context, domainID string) ([]watchword.SigningKey, error)
+
+	GetUser(ctx context.Context, domainID, id string) (watchword.User, error)
+	GetUserByUsername(ctx context.Context, domainID, username string) (watchword.User, error)
+	// ListUsers returns a page of a domain's users ordered by username.
+	ListUsers(ctx context.Context, domainID string, offset, limit int) ([]watchword.User, int, error)
+	// GetConsent returns the scopes a user granted a client, ErrNotFound if none.
+	GetConsent(ctx context.Context, domainID, userID, clientID string) ([]string, error)
+
+	GetAuthRequest(ctx context.Context, id string) (watchword.AuthRequest, error)
+	GetAuthCode(ctx context.Context, hash []byte) (watchword.AuthCode, error)
+	GetRefreshToken(ctx context.Context, hash []byte) (watchword.RefreshToken, error)
+	// IsRevoked reports whether any of ids (an access token's jti, its
+	// family) is marked revoked.
+	IsRevoked(ctx context.Context, ids ...string) (bool, error)
 }
 
 // Tx is one database transaction.
@@ -89,6 +115,36 @@ type Tx interface {
 
 	CreateAdminToken(ctx context.Context, t watchword.AdminToken) error // ErrAlreadyExists
 	UpdateAdminToken(ctx context.Context, t watchword.AdminToken) error // ErrNotFound
+
+	// CreateSigningKey adds a key; ErrAlreadyExists if the domain already has
+	// an unretired key of that algorithm (so instances racing to create the
+	// first key agree on one).
+	CreateSigningKey(ctx context.Context, k watchword.SigningKey) error
+
+	CreateUser(ctx context.Context, u watchword.User) error // ErrAlreadyExists on (domain, username)
+	UpdateUser(ctx context.Context, u watchword.User) error // ErrNotFound, ErrAlreadyExists
+	PutConsent(ctx context.Context, domainID, userID, clientID string, scopes []string) error
+
+	CreateAuthRequest(ctx context.Context, r watchword.AuthRequest) error
+	UpdateAuthRequest(ctx context.Context, r watchword.AuthRequest) error // ErrNotFound
+	DeleteAuthRequest(ctx context.Context, id string) error
+
+	CreateAuthCode(ctx context.Context, c watchword.AuthCode) error
+	// UseAuthCode marks an unused code used and records the family of the
+	// tokens issued for it; ErrConflict if it was already used.
+	UseAuthCode(ctx context.Context, hash []byte, at time.Time, familyID string) error
+
+	CreateRefreshToken(ctx context.Context, t watchword.RefreshToken) error
+	// UseRefreshToken marks an unused, unrevoked token used; ErrConflict if
+	// it was already used or revoked.
+	UseRefreshToken(ctx context.Context, hash []byte, at time.Time) error
+	// RevokeFamily revokes every refresh token of a family.
+	RevokeFamily(ctx context.Context, familyID string, at time.Time) error
+	// RevokeClientGrants revokes a client's refresh tokens and marks its
+	// unused codes used (a compromised secret).
+	RevokeClientGrants(ctx context.Context, clientID string, at time.Time) error
+	// MarkRevoked records a revoked access token or family; idempotent.
+	MarkRevoked(ctx context.Context, r watchword.RevokedToken) error
 }
 
 // Pagination defaults shared by every list.

@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,8 +63,8 @@ func TestConcurrentMigrations(t *testing.T) {
 	for _, a := range applied {
 		if len(a) > 0 {
 			migrated++
-			if a[0] != "0001_init.sql" {
-				t.Errorf("migrations applied = %q, want 0001_init.sql first", a)
+			if want := []string{"0001_init.sql", "0002_oauth.sql"}; !slices.Equal(a, want) {
+				t.Errorf("migrations applied = %q, want %q", a, want)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -52,8 +53,8 @@ func TestMigrationsOnce(t *testing.T) {
 	}
 	path := filepath.Join(dir, "watchword.db")
 	first := open(t, path).MigrationsApplied()
-	if len(first) == 0 || first[0] != "0001_init.sql" {
-		t.Errorf("first Open applied %q, want 0001_init.sql first", first)
+	if want := []string{"0001_init.sql", "0002_oauth.sql"}; !slices.Equal(first, want) {
+		t.Errorf("first Open applied %q, want %q", first, want)
 	}
 	if again := open(t, path).MigrationsApplied(); len(again) != 0 {
 		t.Errorf("second Open applied %q, want nothing", again)

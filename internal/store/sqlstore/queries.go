@@ -12,8 +12,8 @@ import (
 
 // Columns, in the order the scan functions read them.
 const (
-	domainCols   = "id, name, description, policy, created_at, updated_at"
-	clientCols   = "id, domain_id, name, description, type, grant_types, redirect_uris, scopes, disabled, policy, created_at, updated_at, deleted_at"
+	domainCols   = "id, name, description, policy, oauth, created_at, updated_at"
+	clientCols   = "id, domain_id, name, description, type, grant_types, redirect_uris, scopes, disabled, policy, oauth, created_at, updated_at, deleted_at"
 	secretCols   = "id, client_id, description, hint, hash, key_id, source, created_at, created_by, expires_at, retiring_since, revoked_at, revoked_by, revoked_reason, deleted_at, last_used_at, use_count"
 	rotationCols = "id, client_id, at, initiated_by, kind, new_secret_id, new_secret_hint, old_secrets, transition"
 	auditCols    = "id, occurred_at, actor, action, domain_id, target_type, target_id, outcome, request_id, details"
@@ -39,14 +39,17 @@ func likeContains(s string) string {
 
 func scanDomain(sc scanner) (watchword.Domain, error) {
 	var d watchword.Domain
-	var policy string
+	var policy, oauth string
 	var created, updated int64
-	if err := sc.Scan(&d.ID, &d.Name, &d.Description, &policy, &created, &updated); err != nil {
+	if err := sc.Scan(&d.ID, &d.Name, &d.Description, &policy, &oauth, &created, &updated); err != nil {
 		return d, err
 	}
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
 	if err := fromJSON(policy, &d.Policy); err != nil {
 		return d, fmt.Errorf("domain %s policy: %w", d.ID, err)
+	}
+	if err := fromJSON(oauth, &d.OAuth); err != nil {
+		return d, fmt.Errorf("domain %s oauth: %w", d.ID, err)
 	}
 	return d, nil
 }
@@ -72,36 +75,45 @@ func (r *reader) ListDomains(ctx context.Context) ([]watchword.Domain, error) {
 	return list(ctx, r, "list domains", scanDomain, "SELECT "+domainCols+" FROM domains ORDER BY name")
 }
 
+// domainJSON encodes the policy and OAuth settings of d.
+func domainJSON(d watchword.Domain) (policy, oauth string, err error) {
+	if policy, err = toJSON(d.Policy); err != nil {
+		return "", "", err
+	}
+	oauth, err = toJSON(d.OAuth)
+	return policy, oauth, err
+}
+
 func (t *txn) CreateDomain(ctx context.Context, d watchword.Domain) error {
-	policy, err := toJSON(d.Policy)
+	policy, oauth, err := domainJSON(d)
 	if err != nil {
 		return fmt.Errorf("create domain: %w", err)
 	}
 	return t.execOne(ctx, "create domain", true,
-		"INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?)",
-		d.ID, d.Name, d.Description, policy, micros(d.CreatedAt), micros(d.UpdatedAt))
+		"INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
+		d.ID, d.Name, d.Description, policy, oauth, micros(d.CreatedAt), micros(d.UpdatedAt))
 }
 
 func (t *txn) UpdateDomain(ctx context.Context, d watchword.Domain) error {
-	policy, err := toJSON(d.Policy)
+	policy, oauth, err := domainJSON(d)
 	if err != nil {
 		return fmt.Errorf("update domain: %w", err)
 	}
 	return t.execOne(ctx, "update domain", true,
-		"UPDATE domains SET name = ?, description = ?, policy = ?, updated_at = ? WHERE id = ?",
-		d.Name, d.Description, policy, micros(d.UpdatedAt), d.ID)
+		"UPDATE domains SET name = ?, description = ?, policy = ?, oauth = ?, updated_at = ? WHERE id = ?",
+		d.Name, d.Description, policy, oauth, micros(d.UpdatedAt), d.ID)
 }
 
 // ---- clients
 
 func scanClient(sc scanner) (watchword.Client, error) {
 	var c watchword.Client
-	var grants, redirects, scopes string
+	var grants, redirects, scopes, oauth string
 	var policy sql.NullString
 	var created, updated int64
 	var deleted sql.NullInt64
 	err := sc.Scan(&c.ID, &c.DomainID, &c.Name, &c.Description, &c.Type, &grants, &redirects, &scopes,
-		&c.Disabled, &policy, &created, &updated, &deleted)
+		&c.Disabled, &policy, &oauth, &created, &updated, &deleted)
 	if err != nil {
 		return c, err
 	}
@@ -109,7 +121,7 @@ func scanClient(sc scanner) (watchword.Client, error) {
 	for _, f := range []struct {
 		s string
 		v any
-	}{{grants, &c.GrantTypes}, {redirects, &c.RedirectURIs}, {scopes, &c.Scopes}} {
+	}{{grants, &c.GrantTypes}, {redirects, &c.RedirectURIs}, {scopes, &c.Scopes}, {oauth, &c.OAuth}} {
 		if err := fromJSON(f.s, f.v); err != nil {
 			return c, fmt.Errorf("client %s: %w", c.ID, err)
 		}
@@ -129,12 +141,13 @@ func clientArgs(c watchword.Client) ([]any, error) {
 	redirects, err2 := toJSON(c.RedirectURIs)
 	scopes, err3 := toJSON(c.Scopes)
 	policy, err4 := nullJSON(c.Policy)
-	for _, err := range []error{err1, err2, err3, err4} {
+	oauth, err5 := toJSON(c.OAuth)
+	for _, err := range []error{err1, err2, err3, err4, err5} {
 		if err != nil {
 			return nil, err
 		}
 	}
-	return []any{c.Name, c.Description, string(c.Type), grants, redirects, scopes, c.Disabled, policy,
+	return []any{c.Name, c.Description, string(c.Type), grants, redirects, scopes, c.Disabled, policy, oauth,
 		micros(c.CreatedAt), micros(c.UpdatedAt), nullMicros(c.DeletedAt)}, nil
 }
 
@@ -189,7 +202,7 @@ func (t *txn) CreateClient(ctx context.Context, c watchword.Client) error {
 		return fmt.Errorf("create client: %w", err)
 	}
 	return t.execOne(ctx, "create client", true,
-		"INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		append([]any{c.ID, c.DomainID}, args...)...)
 }
 
@@ -200,10 +213,10 @@ func (t *txn) UpdateClient(ctx context.Context, c watchword.Client) error {
 	if err != nil {
 		return fmt.Errorf("update client: %w", err)
 	}
-	args = append(args[:8:8], args[9:]...) // drop created_at
+	args = append(args[:9:9], args[10:]...) // drop created_at
 	return t.execOne(ctx, "update client", true,
 		`UPDATE clients SET name = ?, description = ?, type = ?, grant_types = ?, redirect_uris = ?, scopes = ?,
-			disabled = ?, policy = ?, updated_at = ?, deleted_at = ?
+			disabled = ?, policy = ?, oauth = ?, updated_at = ?, deleted_at = ?
 		WHERE domain_id = ? AND id = ? AND deleted_at IS NULL`,
 		append(args, c.DomainID, c.ID)...)
 }

@@ -54,6 +54,23 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TxUsableAfterError", testTxUsableAfterError},
 		{"ConcurrentLockClient", func(t *testing.T, s store.Store) { RunConcurrencyTest(t, s) }},
 		{"OppositeLockOrder", testOppositeLockOrder},
+
+		{"SigningKeys", testSigningKeys},
+		{"ConcurrentCreateSigningKey", testConcurrentCreateSigningKey},
+		{"Users", testUsers},
+		{"Consents", testConsents},
+		{"AuthRequests", testAuthRequests},
+		{"AuthCodes", testAuthCodes},
+		{"ConcurrentUseAuthCode", testConcurrentUseAuthCode},
+		{"RefreshTokens", testRefreshTokens},
+		{"ConcurrentUseRefreshToken", testConcurrentUseRefreshToken},
+		{"RevokeFamily", testRevokeFamily},
+		{"RevokeClientGrants", testRevokeClientGrants},
+		{"RevokedTokens", testRevokedTokens},
+		{"RecordSecretUse", testRecordSecretUse},
+		{"ConcurrentRecordSecretUse", testConcurrentRecordSecretUse},
+		{"DeleteExpired", testDeleteExpired},
+		{"GrantsRollback", testGrantsRollback},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -75,7 +92,7 @@ func ptr[T any](v T) *T            { return &v }
 func newDomain(id, name string) watchword.Domain {
 	return watchword.Domain{
 		ID: id, Name: name, Description: "domain " + name, Policy: watchword.DefaultSecretPolicy(),
-		CreatedAt: t0, UpdatedAt: t0,
+		OAuth: watchword.DefaultDomainOAuth(), CreatedAt: t0, UpdatedAt: t0,
 	}
 }
 
@@ -86,6 +103,7 @@ func newClient(id, domainID, name string) watchword.Client {
 		GrantTypes:   []string{watchword.GrantClientCredentials},
 		RedirectURIs: []string{"https://app.example/cb"},
 		Scopes:       []string{"read", "write"},
+		OAuth:        watchword.ClientOAuth{TokenEndpointAuthMethod: watchword.AuthMethodBasic},
 		CreatedAt:    t0, UpdatedAt: t0,
 	}
 }
@@ -293,6 +311,11 @@ func testDomains(t *testing.T, s store.Store) {
 		DefaultTransition: watchword.Duration(2 * time.Hour), MaxTransition: watchword.Duration(48 * time.Hour),
 		AllowCustom: false, MinCustomLength: 40,
 	}
+	alpha.OAuth = watchword.DomainOAuth{
+		AccessTokenLifetime: watchword.Duration(90 * time.Second), IDTokenLifetime: watchword.Duration(1500 * time.Millisecond),
+		RefreshTokenLifetime: watchword.Duration(36 * time.Hour), CodeLifetime: watchword.Duration(30 * time.Second),
+		RequirePKCE: false, RequireState: true, AccessTokenAlg: watchword.AlgES256,
+	}
 	seed(t, s, func(tx store.Tx) error {
 		if err := tx.CreateDomain(ctx, beta); err != nil {
 			return err
@@ -329,6 +352,7 @@ func testDomains(t *testing.T, s store.Store) {
 	upd := beta
 	upd.Name, upd.Description, upd.UpdatedAt = "beta2", "renamed", at(time.Hour)
 	upd.Policy.MaxSecrets = 7
+	upd.OAuth = watchword.DomainOAuth{} // zero settings round-trip too
 	seed(t, s, func(tx store.Tx) error { return tx.UpdateDomain(ctx, upd) })
 	d, err = s.GetDomain(ctx, "dom-b")
 	must(t, "GetDomain after update", err)
@@ -392,6 +416,12 @@ func testClients(t *testing.T, s store.Store) {
 	upd.Disabled, upd.UpdatedAt = true, at(time.Minute)
 	upd.Policy = ptr(watchword.DefaultSecretPolicy())
 	upd.Policy.MaxSecrets = 2
+	upd.OAuth = watchword.ClientOAuth{
+		TokenEndpointAuthMethod: watchword.AuthMethodNone, FirstParty: true,
+		RequirePKCE: ptr(false), AllowPlainPKCE: true, // a set false differs from nil
+		AccessTokenLifetime: ptr(watchword.Duration(5 * time.Minute)), RefreshTokenLifetime: ptr(watchword.Duration(0)),
+		RefreshReuseWindow: watchword.Duration(2 * time.Second),
+	}
 	seed(t, s, func(tx store.Tx) error { return tx.UpdateClient(ctx, upd) })
 	got, err = s.GetClient(ctx, "dom-1", "cli-1")
 	must(t, "GetClient after update", err)

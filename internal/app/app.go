@@ -1,0 +1,223 @@
+// Package app assembles a Watchword server from its configuration: store,
+// server key, lifecycle service, OAuth provider, management API, metrics
+// and the two listeners. The CLI's serve command and the end-to-end tests
+// both start servers through it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/watchword/watchword"
+	"github.com/watchword/watchword/internal/clientauth"
+	"github.com/watchword/watchword/internal/config"
+	"github.com/watchword/watchword/internal/httpapi"
+	"github.com/watchword/watchword/internal/lifecycle"
+	"github.com/watchword/watchword/internal/logging"
+	"github.com/watchword/watchword/internal/oauth"
+	"github.com/watchword/watchword/internal/secret"
+	"github.com/watchword/watchword/internal/server"
+	"github.com/watchword/watchword/internal/store"
+	"github.com/watchword/watchword/internal/store/postgres"
+	"github.com/watchword/watchword/internal/store/sqlite"
+)
+
+// Files in the data directory.
+const (
+	ServerKeyFile  = "server.key"
+	AdminTokenFile = "admin-token"
+)
+
+// stores maps a backend name to its constructor (wiring happens only here).
+var stores = map[string]func(ctx context.Context, source string, now func() time.Time) (store.Store, error){
+	"sqlite": func(ctx context.Context, path string, now func() time.Time) (store.Store, error) {
+		return sqlite.Open(ctx, sqlite.Config{Path: path, Now: now})
+	},
+	"postgres": func(ctx context.Context, url string, now func() time.Time) (store.Store, error) {
+		return postgres.Open(ctx, postgres.Config{URL: url, Now: now})
+	},
+}
+
+// OpenStore opens (and migrates) the configured database.
+func OpenStore(ctx context.Context, cfg config.Config, now func() time.Time) (store.Store, string, error) {
+	kind, source, err := config.ParseDatabase(cfg.Database, cfg.DataDir)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("data directory: %w", err)
+	}
+	st, err := stores[kind](ctx, source, now)
+	if err != nil {
+		return nil, "", fmt.Errorf("open %s database: %w", kind, err)
+	}
+	return st, kind, nil
+}
+
+// App is an assembled server.
+type App struct {
+	Store    store.Store
+	Service  *lifecycle.Service
+	Provider *oauth.Provider
+	Logger   *slog.Logger
+	// FirstToken is the admin token created on first start, or nil.
+	FirstToken *watchword.NewAdminToken
+
+	srv   *server.Server
+	usage *oauth.Usage
+	kind  string
+}
+
+// Options are what tests may inject.
+type Options struct {
+	// Now is the clock of the whole server; nil means time.Now.
+	Now    func() time.Time
+	Stderr io.Writer
+}
+
+// New opens the store, initialises it on first start, binds both listeners
+// and returns the app ready to Serve.
+func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	logger := logging.New(opts.Stderr, cfg.Log.Format, cfg.Log.Level)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	hasher, err := LoadHasher(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, kind, err := OpenStore(ctx, cfg, now)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+
+	svc := lifecycle.New(st, hasher)
+	svc.Prefix, svc.ServerMaxSecrets, svc.Logger, svc.Now = cfg.Secrets.Prefix, cfg.Secrets.MaxPerClient, logger, now
+	a := &App{Store: st, Service: svc, Logger: logger, kind: kind}
+	if a.FirstToken, err = svc.Initialize(ctx); err != nil {
+		return nil, fmt.Errorf("initialise: %w", err)
+	}
+	if a.FirstToken != nil {
+		path := filepath.Join(cfg.DataDir, AdminTokenFile)
+		if err := os.WriteFile(path, []byte(a.FirstToken.Plaintext+"\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("store first admin token: %w", err)
+		}
+		logger.Info("first start: created default domain and admin token", "token_id", a.FirstToken.ID, "token_file", path)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		lifecycle.NewSecretCollector(st, now))
+	a.usage = &oauth.Usage{Store: st, Interval: 2 * time.Second, Logger: logger}
+	a.Provider = oauth.NewProvider(&oauth.Provider{
+		Store:    st,
+		Verifier: &clientauth.Verifier{Store: st, Hasher: hasher, Now: now},
+		Keys:     &oauth.Keys{Store: st, Hasher: hasher},
+		Usage:    a.usage,
+		Throttle: oauth.NewThrottle(now),
+		Metrics:  oauth.NewMetrics(reg),
+		Now:      now,
+		Logger:   logger,
+	})
+	admin := http.NewServeMux()
+	admin.Handle(httpapi.Prefix+"/", httpapi.New(svc, logger))
+	admin.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	a.srv = server.New(a.Provider, admin, st, logger)
+	a.srv.ShutdownTimeout = cfg.ShutdownTimeout
+	if err := a.srv.Listen(cfg.PublicAddr, cfg.AdminAddr); err != nil {
+		return nil, err
+	}
+	a.Provider.BaseURL = cfg.PublicURL
+	if a.Provider.BaseURL == "" {
+		a.Provider.BaseURL = "http://" + a.srv.PublicAddr()
+	}
+	return a, nil
+}
+
+// PublicAddr and AdminAddr are the bound listener addresses.
+func (a *App) PublicAddr() string { return a.srv.PublicAddr() }
+func (a *App) AdminAddr() string  { return a.srv.AdminAddr() }
+
+// Serve serves until ctx ends, then shuts down gracefully, flushes the
+// secret usage counts and closes the store.
+func (a *App) Serve(ctx context.Context) error {
+	defer a.Store.Close()
+	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
+	usageDone := make(chan struct{})
+	go func() { a.usage.Run(usageCtx); close(usageDone) }()
+	a.Logger.Info("watchword listening", "database", a.kind, "public", "http://"+a.PublicAddr(),
+		"admin", "http://"+a.AdminAddr(), "issuer", a.Provider.BaseURL+"/<domain>")
+	err := a.srv.Serve(ctx)
+	stopUsage()
+	<-usageDone // the last flush happens before the store closes
+	return err
+}
+
+// LoadHasher reads the server key from config, its file, or the data
+// directory, generating one there on first start.
+func LoadHasher(cfg config.Config) (*secret.Hasher, error) {
+	raw := cfg.ServerKey
+	if cfg.ServerKeyFile != "" {
+		b, err := os.ReadFile(cfg.ServerKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server_key_file: %w", err)
+		}
+		raw = string(b)
+	}
+	if raw == "" {
+		path := filepath.Join(cfg.DataDir, ServerKeyFile)
+		b, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
+			b = []byte(secret.GenerateKeyHex() + "\n")
+			// O_EXCL: never overwrite a key another process just wrote.
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("create server key: %w", err)
+			}
+			_, err = f.Write(b)
+			if err := errors.Join(err, f.Sync(), f.Close()); err != nil {
+				return nil, fmt.Errorf("write server key: %w", err)
+			}
+		} else if err != nil {
+			return nil, fmt.Errorf("read server key: %w", err)
+		}
+		raw = string(b)
+	}
+	current, err := secret.ParseKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("server key: %w", err)
+	}
+	var previous []secret.Key
+	for i, p := range cfg.PreviousServerKeys {
+		k, err := secret.ParseKey(p)
+		if err != nil {
+			return nil, fmt.Errorf("previous_server_keys[%d]: %w", i, err)
+		}
+		previous = append(previous, k)
+	}
+	return secret.NewHasher(current, previous...), nil
+}

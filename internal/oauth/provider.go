@@ -1,0 +1,155 @@
+// Package oauth makes each domain an OAuth 2.0 / OpenID Connect
+// authorization server on the public listener. The protocol engine is
+// zitadel/oidc (pkg/op, OpenID Certified) through its Server API; Watchword's
+// store, client-secret verification, signing keys and usage tracking sit
+// behind it.
+//
+// URLs: the issuer of domain D is BaseURL + "/" + D, and every endpoint
+// hangs below it (token: <issuer>/oauth/token). They come from configuration,
+// never from the Host or X-Forwarded-* headers.
+package oauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/watchword/watchword"
+	"github.com/watchword/watchword/internal/clientauth"
+	"github.com/watchword/watchword/internal/store"
+)
+
+// Endpoints relative to a domain's issuer.
+var endpoints = op.Endpoints{
+	Authorization: op.NewEndpoint("authorize"),
+	Token:         op.NewEndpoint("oauth/token"),
+	Introspection: op.NewEndpoint("oauth/introspect"),
+	Userinfo:      op.NewEndpoint("userinfo"),
+	Revocation:    op.NewEndpoint("oauth/revoke"),
+	EndSession:    op.NewEndpoint("end_session"),
+	JwksURI:       op.NewEndpoint("keys"),
+}
+
+// Provider serves the OAuth endpoints of every domain.
+type Provider struct {
+	Store    store.Store
+	Verifier *clientauth.Verifier
+	Keys     *Keys
+	Usage    *Usage
+	Throttle *Throttle
+	Metrics  *Metrics
+	// BaseURL is the public URL the issuers hang below, without a trailing slash.
+	BaseURL string
+	Now     func() time.Time
+	Logger  *slog.Logger
+
+	engine  http.Handler
+	domains domainCache
+}
+
+// NewProvider wires a provider; fill BaseURL before serving.
+func NewProvider(p *Provider) *Provider {
+	if p.Now == nil {
+		p.Now = time.Now
+	}
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	p.domains.ttl = time.Second
+	p.engine = op.RegisterServer(&server{p: p}, endpoints, op.WithServerCORSOptions(nil))
+	return p
+}
+
+type domainKey struct{}
+
+// domainInfo is the domain a request addresses, with its issuer.
+type domainInfo struct {
+	watchword.Domain
+	issuer   string
+	remoteIP string // for throttling; never from X-Forwarded-For
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func domainFrom(ctx context.Context) *domainInfo {
+	d, _ := ctx.Value(domainKey{}).(*domainInfo)
+	return d
+}
+
+const maxFormBody = 64 << 10
+
+// ServeHTTP routes /{domain}/… to the protocol engine with the domain in
+// the context.
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	d, err := p.domains.get(r.Context(), p.Store, name)
+	if errors.Is(err, store.ErrNotFound) || watchword.ValidateName("domain", name) != nil {
+		http.NotFound(w, r)
+		return
+	} else if err != nil {
+		p.Logger.ErrorContext(r.Context(), "load domain", "err", err)
+		writeOAuthError(w, http.StatusInternalServerError, "server_error", "")
+		return
+	}
+	info := &domainInfo{Domain: d, issuer: p.BaseURL + "/" + d.Name, remoteIP: remoteIP(r)}
+	r = r.WithContext(context.WithValue(r.Context(), domainKey{}, info))
+	r2 := new(http.Request)
+	*r2 = *r
+	u := *r.URL
+	u.Path, u.RawPath = "/"+rest, ""
+	r2.URL = &u
+	r2.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	hw := &headerWriter{ResponseWriter: w, issuer: info.issuer}
+	if err := guard(hw, r2, "/"+rest); err != nil {
+		writeOAuthError(hw, err.status, err.code, err.description)
+		return
+	}
+	p.engine.ServeHTTP(hw, r2)
+}
+
+// domainCache keeps domains for a short time: the token endpoint must not
+// read the domain row on every request, and a changed setting applies
+// within ttl.
+type domainCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]cachedDomain
+}
+
+type cachedDomain struct {
+	d  watchword.Domain
+	at time.Time
+}
+
+func (c *domainCache) get(ctx context.Context, r store.Reader, name string) (watchword.Domain, error) {
+	c.mu.Lock()
+	e, ok := c.m[name]
+	c.mu.Unlock()
+	if ok && time.Since(e.at) < c.ttl {
+		return e.d, nil
+	}
+	d, err := r.GetDomainByName(ctx, name)
+	if err != nil {
+		return d, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]cachedDomain{}
+	}
+	c.m[name] = cachedDomain{d: d, at: time.Now()}
+	c.mu.Unlock()
+	return d, nil
+}
