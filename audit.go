@@ -19,6 +19,11 @@ const (
 	ActionTokenCreate  = "token.create"
 	ActionTokenRevoke  = "token.revoke"
 	ActionDenied       = "request.denied"
+	ActionUserCreate   = "user.create"
+	ActionUserUpdate   = "user.update"
+	// ActionTokenReuse records that a used refresh token or authorization
+	// code was presented again and its token family was revoked (RFC 9700).
+	ActionTokenReuse = "token.reuse_detected"
 )
 
 // Audit outcomes.

@@ -33,6 +33,11 @@ import (
 	"github.com/watchword/watchword/internal/store/sqlite"
 )
 
+// AuthCacheTTL bounds how long another instance's change (a revocation, a
+// rotation, a disabled client) can go unseen by this instance's token
+// endpoint. Changes made through this instance are seen at once.
+const AuthCacheTTL = 500 * time.Millisecond
+
 // Files in the data directory.
 const (
 	ServerKeyFile  = "server.key"
@@ -132,9 +137,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		lifecycle.NewSecretCollector(st, now))
 	a.usage = &oauth.Usage{Store: st, Interval: 2 * time.Second, Logger: logger}
+	cache := clientauth.NewCache(AuthCacheTTL)
+	svc.Changed = func(clientID string) {
+		if clientID == "" {
+			cache.InvalidateAll()
+		} else {
+			cache.Invalidate(clientID)
+		}
+	}
 	a.Provider = oauth.NewProvider(&oauth.Provider{
 		Store:    st,
-		Verifier: &clientauth.Verifier{Store: st, Hasher: hasher, Now: now},
+		Verifier: &clientauth.Verifier{Store: st, Hasher: hasher, Now: now, Cache: cache},
 		Keys:     &oauth.Keys{Store: st, Hasher: hasher},
 		Usage:    a.usage,
 		Throttle: oauth.NewThrottle(now),

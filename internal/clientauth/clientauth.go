@@ -49,6 +49,15 @@ type Verifier struct {
 	Store  Reader
 	Hasher *secret.Hasher
 	Now    func() time.Time
+	// Cache, if set, serves reads; see Cache for the staleness it allows.
+	Cache *Cache
+}
+
+func (v *Verifier) reader() Reader {
+	if v.Cache == nil {
+		return v.Store
+	}
+	return cachedReader{v.Cache, v.Store}
 }
 
 // Verify authenticates clientID of domainID with the presented secret and
@@ -56,7 +65,7 @@ type Verifier struct {
 // any other error is a store error.
 func (v *Verifier) Verify(ctx context.Context, domainID, clientID, presented string) (watchword.Client, watchword.Secret, error) {
 	now := v.Now()
-	c, err := v.Store.GetClient(ctx, domainID, clientID)
+	c, err := v.reader().GetClient(ctx, domainID, clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		v.Hasher.Burn(presented)
 		return c, watchword.Secret{}, &Failure{ReasonUnknownClient}
@@ -85,7 +94,7 @@ func (v *Verifier) Verify(ctx context.Context, domainID, clientID, presented str
 // match finds the client's secret equal to presented, whatever its status.
 func (v *Verifier) match(ctx context.Context, c watchword.Client, presented string) (watchword.Secret, error) {
 	if id, ok := secret.ParseID(presented); ok {
-		sec, err := v.Store.GetSecret(ctx, id)
+		sec, err := v.reader().GetSecret(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && (sec.ClientID != c.ID || sec.DeletedAt != nil)) {
 			v.Hasher.Burn(presented)
 			return watchword.Secret{}, &Failure{ReasonWrongSecret}
@@ -97,7 +106,7 @@ func (v *Verifier) match(ctx context.Context, c watchword.Client, presented stri
 		}
 		return sec, nil
 	}
-	secrets, err := v.Store.ListSecrets(ctx, c.ID)
+	secrets, err := v.reader().ListSecrets(ctx, c.ID)
 	if err != nil {
 		return watchword.Secret{}, err
 	}

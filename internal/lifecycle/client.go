@@ -167,13 +167,15 @@ func (s *Service) UpdateClient(ctx context.Context, domainName, ref string, u wa
 		}
 		return audit(ctx, tx, watchword.ActionClientUpdate, d.ID, "client", c.ID, details)
 	})
+	s.changed(c.ID, err)
 	return c, err
 }
 
 // DeleteClient revokes the client's secrets and removes it from lists. Its
 // rotation history and audit records are kept.
 func (s *Service) DeleteClient(ctx context.Context, domainName, ref string) error {
-	return s.tx(ctx, func(tx store.Tx) error {
+	var id string
+	err := s.tx(ctx, func(tx store.Tx) error {
 		d, c, err := lockClient(ctx, tx, domainName, ref)
 		if err != nil {
 			return err
@@ -191,12 +193,14 @@ func (s *Service) DeleteClient(ctx context.Context, domainName, ref string) erro
 				}
 			}
 		}
-		c.DeletedAt, c.UpdatedAt = &now, now
+		c.DeletedAt, c.UpdatedAt, id = &now, now, c.ID
 		if err := tx.UpdateClient(ctx, c); err != nil {
 			return err
 		}
 		return audit(ctx, tx, watchword.ActionClientDelete, d.ID, "client", c.ID, map[string]string{"name": c.Name})
 	})
+	s.changed(id, err)
+	return err
 }
 
 // ClientPolicy is a client's override (nil: domain rules) and the policy in effect.
@@ -319,6 +323,7 @@ func (s *Service) ApplyPolicy(ctx context.Context, domainName, ref string) (int,
 		}
 		return audit(ctx, tx, watchword.ActionPolicyApply, d.ID, targetType, target, map[string]string{"secrets_changed": itoa(changed)})
 	})
+	s.changed("", err)
 	return changed, err
 }
 

@@ -32,6 +32,17 @@ type Service struct {
 	ServerMaxSecrets int
 	Now              func() time.Time
 	Logger           *slog.Logger
+	// Changed, if set, is told after commit that a client's secrets or
+	// status changed ("" for many clients), so that caches on the
+	// authentication path drop what they hold.
+	Changed func(clientID string)
+}
+
+// changed reports a committed change of clientID when err is nil.
+func (s *Service) changed(clientID string, err error) {
+	if err == nil && s.Changed != nil {
+		s.Changed(clientID)
+	}
 }
 
 // New returns a Service with defaults filled in.

@@ -108,6 +108,9 @@ func (s *Service) AddSecret(ctx context.Context, domainName, ref string, in Secr
 		}
 		return audit(ctx, tx, watchword.ActionSecretAdd, d.ID, "secret", ns.ID, map[string]string{"client_id": c.ID, "hint": ns.Hint, "source": string(ns.Source)})
 	})
+	if err == nil {
+		s.changed(ns.ClientID, nil)
+	}
 	return ns, err
 }
 
@@ -210,6 +213,7 @@ func (s *Service) RotateClient(ctx context.Context, domainName, ref string, in R
 		}
 		return audit(ctx, tx, watchword.ActionClientRotate, d.ID, "client", c.ID, details)
 	})
+	s.changed(res.Rotation.ClientID, err)
 	return res, err
 }
 
@@ -243,6 +247,7 @@ func (s *Service) RenewSecret(ctx context.Context, domainName, ref, id string, r
 		}
 		return audit(ctx, tx, watchword.ActionSecretRenew, d.ID, "secret", id, rotationDetails(res.Rotation))
 	})
+	s.changed(res.Rotation.ClientID, err)
 	return res, err
 }
 
@@ -356,13 +361,15 @@ func (s *Service) RevokeSecret(ctx context.Context, domainName, ref, id string, 
 		return audit(ctx, tx, watchword.ActionSecretRevoke, d.ID, "secret", id, map[string]string{
 			"client_id": c.ID, "hint": sec.Hint, "reason": in.Reason, "compromised": strconv.FormatBool(in.Compromised)})
 	})
+	s.changed(sec.ClientID, err)
 	return sec, err
 }
 
 // DeleteSecret removes a revoked or expired secret from lists, keeping a
 // tombstone (id, hint, times) for history; its hash is erased.
 func (s *Service) DeleteSecret(ctx context.Context, domainName, ref, id string) error {
-	return s.tx(ctx, func(tx store.Tx) error {
+	var clientID string
+	err := s.tx(ctx, func(tx store.Tx) error {
 		d, c, err := lockClient(ctx, tx, domainName, ref)
 		if err != nil {
 			return err
@@ -375,12 +382,14 @@ func (s *Service) DeleteSecret(ctx context.Context, domainName, ref, id string) 
 		if sec.ValidAt(now) {
 			return watchword.FieldError(watchword.ECONFLICT, "secret", "Secret %q still authenticates; revoke it or let it expire before deleting it.", id)
 		}
-		sec.DeletedAt, sec.Hash = &now, []byte{}
+		sec.DeletedAt, sec.Hash, clientID = &now, []byte{}, c.ID
 		if err := tx.UpdateSecret(ctx, sec); err != nil {
 			return err
 		}
 		return audit(ctx, tx, watchword.ActionSecretDelete, d.ID, "secret", id, map[string]string{"client_id": c.ID, "hint": sec.Hint})
 	})
+	s.changed(clientID, err)
+	return err
 }
 
 // ListRotations returns a page of a client's rotation history, newest first.

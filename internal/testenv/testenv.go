@@ -38,6 +38,8 @@ type Options struct {
 	// ServerKey, if set, is used instead of a fresh one (instances must share it).
 	ServerKey string
 	Logs      io.Writer
+	// MaxSecretsPerClient raises the server-wide cap (default 10).
+	MaxSecretsPerClient int
 }
 
 // Start runs a server on backend until the test ends.
@@ -49,6 +51,9 @@ func Start(t testing.TB, backend string, opts Options) *Server {
 	cfg.Log.Level = "warn"
 	cfg.ServerKey = opts.ServerKey
 	cfg.ShutdownTimeout = 5 * time.Second
+	if opts.MaxSecretsPerClient > 0 {
+		cfg.Secrets.MaxPerClient = opts.MaxSecretsPerClient
+	}
 	switch {
 	case opts.Database != "":
 		cfg.Database = opts.Database
