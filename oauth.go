@@ -166,6 +166,11 @@ type RefreshToken struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
+// FamilyRevocationLifetime is how long the marker of a revoked token family
+// is kept: longer than any access token of the family can live (lifetimes
+// are capped at 366 days).
+const FamilyRevocationLifetime = 400 * 24 * time.Hour
+
 // RevokedToken marks an access token (by jti) or a whole token family as
 // revoked until the tokens would have expired anyway.
 type RevokedToken struct {

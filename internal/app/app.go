@@ -144,6 +144,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		} else {
 			cache.Invalidate(clientID)
 		}
+		a.Provider.Forget() // a compromised revocation may have revoked token families
 	}
 	a.Provider = oauth.NewProvider(&oauth.Provider{
 		Store:    st,

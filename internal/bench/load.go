@@ -5,13 +5,20 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httputil"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,16 +67,15 @@ func round(d time.Duration) time.Duration {
 	return d
 }
 
-// Run drives build with opts.Connections workers, each on its own
-// keep-alive connection, for opts.Duration after a warm-up.
+// Run drives the request that build returns with opts.Connections workers,
+// each on its own keep-alive connection, for opts.Duration after a warm-up.
+// Like wrk, it writes a pre-serialised request and reads the response with a
+// minimal HTTP/1.1 parser, so that the generator costs little of the CPU
+// the server under test shares with it.
 func Run(ctx context.Context, name string, opts Options, build Request) (Report, error) {
 	if opts.Connections < 1 {
 		opts.Connections = 32
 	}
-	transport := &http.Transport{MaxIdleConnsPerHost: opts.Connections, MaxConnsPerHost: opts.Connections, DisableCompression: true}
-	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport}
-
 	type result struct {
 		lat     []time.Duration
 		nonOK   map[int]int
@@ -77,8 +83,7 @@ func Run(ctx context.Context, name string, opts Options, build Request) (Report,
 		err     error
 	}
 	results := make([]result, opts.Connections)
-	var start, stop time.Time
-	measuring := make(chan struct{})
+	var measuring atomic.Bool
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -89,34 +94,46 @@ func Run(ctx context.Context, name string, opts Options, build Request) (Report,
 			res := &results[w]
 			res.nonOK, res.samples = map[int]int{}, map[int]string{}
 			res.lat = make([]time.Duration, 0, 1<<16)
-			counting := false
-			for n := 0; ctx.Err() == nil; n++ {
-				if !counting {
-					select {
-					case <-measuring:
-						counting = true
-					default:
+			req, err := build(w, 0)
+			if err != nil {
+				res.err = err
+				return
+			}
+			var raw bytes.Buffer
+			if err := req.Write(&raw); err != nil {
+				res.err = err
+				return
+			}
+			addr := req.URL.Host
+			var conn *rawConn
+			defer func() {
+				if conn != nil {
+					conn.Close()
+				}
+			}()
+			for ctx.Err() == nil {
+				if conn == nil {
+					if conn, err = dial(ctx, addr); err != nil {
+						if ctx.Err() == nil {
+							res.err = err
+						}
+						return
 					}
 				}
-				req, err := build(w, n)
-				if err != nil {
-					res.err = err
-					return
-				}
 				t0 := time.Now()
-				resp, err := client.Do(req.WithContext(ctx))
-				status := 0
-				var body []byte
-				if err == nil {
-					body, _ = io.ReadAll(resp.Body)
-					resp.Body.Close()
-					status = resp.StatusCode
-				} else if ctx.Err() != nil {
-					return
-				} else {
-					body = []byte(err.Error())
+				status, body, keep, err := conn.roundTrip(raw.Bytes())
+				if err != nil {
+					conn.Close()
+					conn = nil
+					if ctx.Err() != nil {
+						return
+					}
+					status, body = 0, []byte(err.Error())
+				} else if !keep {
+					conn.Close()
+					conn = nil
 				}
-				if !counting {
+				if !measuring.Load() {
 					continue
 				}
 				res.lat = append(res.lat, time.Since(t0))
@@ -133,13 +150,14 @@ func Run(ctx context.Context, name string, opts Options, build Request) (Report,
 	case <-time.After(opts.Warmup):
 	case <-ctx.Done():
 	}
-	start = time.Now()
-	close(measuring)
+	start := time.Now()
+	measuring.Store(true)
 	select {
 	case <-time.After(opts.Duration):
 	case <-ctx.Done():
 	}
-	stop = time.Now()
+	measuring.Store(false)
+	stop := time.Now()
 	cancel()
 	wg.Wait()
 
@@ -162,6 +180,76 @@ func Run(ctx context.Context, name string, opts Options, build Request) (Report,
 	rep.PerSecond = float64(len(all)) / rep.Elapsed.Seconds()
 	rep.P50, rep.P99, rep.P999 = percentile(all, 0.50), percentile(all, 0.99), percentile(all, 0.999)
 	return rep, nil
+}
+
+// rawConn is one keep-alive HTTP/1.1 connection.
+type rawConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func dial(ctx context.Context, addr string) (*rawConn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	go func() { <-ctx.Done(); c.Close() }()
+	return &rawConn{Conn: c, r: bufio.NewReaderSize(c, 16<<10)}, nil
+}
+
+// roundTrip writes req and reads one response: status, body, and whether
+// the connection may be reused.
+func (c *rawConn) roundTrip(req []byte) (status int, body []byte, keep bool, err error) {
+	if _, err = c.Write(req); err != nil {
+		return
+	}
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) {
+		return 0, nil, false, errors.New("malformed status line")
+	}
+	status, err = strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return
+	}
+	length, chunked, keep := -1, false, true
+	for {
+		line, err = c.r.ReadSlice('\n')
+		if err != nil {
+			return
+		}
+		h := bytes.TrimRight(line, "\r\n")
+		if len(h) == 0 {
+			break
+		}
+		k, v, _ := bytes.Cut(h, []byte(":"))
+		v = bytes.TrimSpace(v)
+		switch {
+		case bytes.EqualFold(k, []byte("Content-Length")):
+			length, _ = strconv.Atoi(string(v))
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(v, []byte("chunked"))
+		case bytes.EqualFold(k, []byte("Connection")):
+			keep = !bytes.EqualFold(v, []byte("close"))
+		}
+	}
+	switch {
+	case chunked:
+		body, err = io.ReadAll(httputil.NewChunkedReader(c.r))
+		if err == nil {
+			_, err = c.r.ReadSlice('\n') // the empty trailer
+		}
+	case length >= 0:
+		body = make([]byte, length)
+		_, err = io.ReadFull(c.r, body)
+	default:
+		body, err = io.ReadAll(c.r)
+		keep = false
+	}
+	return status, body, keep, err
 }
 
 func percentile(sorted []time.Duration, q float64) time.Duration {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -15,11 +14,12 @@ import (
 	"time"
 
 	"github.com/watchword/watchword/internal/httpapi"
+	"github.com/watchword/watchword/internal/pgtest"
 )
 
 func TestMain(m *testing.M) {
 	time.Local = time.UTC // table times are shown in local time
-	os.Exit(m.Run())
+	pgtest.Main(m)
 }
 
 // clientEnv are the environment variables the client commands read.

@@ -232,7 +232,7 @@ func (c Config) validate() []string {
 		{c.DataDir == "", "data_dir: must not be empty"},
 		{c.PublicAddr == "", "public_addr: must not be empty"},
 		{c.AdminAddr == "", "admin_addr: must not be empty"},
-		{c.PublicAddr != "" && c.PublicAddr == c.AdminAddr, "admin_addr: must differ from public_addr"},
+		{c.PublicAddr != "" && c.PublicAddr == c.AdminAddr && !strings.HasSuffix(c.AdminAddr, ":0"), "admin_addr: must differ from public_addr"},
 		{!slices.Contains([]string{"text", "json"}, c.Log.Format), fmt.Sprintf("log.format: %q is not text or json", c.Log.Format)},
 		{!slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level), fmt.Sprintf("log.level: %q is not debug, info, warn or error", c.Log.Level)},
 		{!validPrefix(c.Secrets.Prefix), "secrets.prefix: must be 1-16 characters of a-z, 0-9 and '_'"},

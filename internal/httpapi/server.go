@@ -49,6 +49,7 @@ type Route struct {
 // Routes lists every operation of the management API.
 func Routes() []Route {
 	const d, c, sec = "/domains/{domain}", "/domains/{domain}/clients/{client}", "/domains/{domain}/clients/{client}/secrets/{secret}"
+	const u = "/domains/{domain}/users/{user}"
 	return []Route{
 		{"GET", "/openapi.yaml", nil, (*Server).handleOpenAPI},
 		{"GET", "/whoami", anyRole, (*Server).handleWhoami},
@@ -80,6 +81,11 @@ func Routes() []Route {
 		{"POST", sec + "/renew", managers, (*Server).handleSecretRenew},
 		{"POST", sec + "/revoke", managers, (*Server).handleSecretRevoke},
 		{"DELETE", sec, adminOnly, (*Server).handleSecretDelete},
+
+		{"GET", d + "/users", readers, (*Server).handleUserList},
+		{"POST", d + "/users", adminOnly, (*Server).handleUserCreate},
+		{"GET", u, readers, (*Server).handleUserGet},
+		{"PATCH", u, adminOnly, (*Server).handleUserUpdate},
 
 		{"GET", "/audit", auditors, (*Server).handleAuditList},
 

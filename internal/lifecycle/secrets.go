@@ -307,7 +307,17 @@ func revokeCompromised(ctx context.Context, tx store.Tx, c watchword.Client, bef
 			}
 		}
 	}
-	return tx.RevokeClientGrants(ctx, c.ID, now)
+	return revokeClientGrants(ctx, tx, c.ID, now)
+}
+
+// revokeClientGrants revokes a client's refresh tokens and unused codes, and
+// marks every family it holds revoked so that the access tokens issued in
+// them stop introspecting active too.
+func revokeClientGrants(ctx context.Context, tx store.Tx, clientID string, now time.Time) error {
+	if err := tx.RevokeClientGrants(ctx, clientID, now); err != nil {
+		return err
+	}
+	return tx.MarkClientFamiliesRevoked(ctx, clientID, now.Add(watchword.FamilyRevocationLifetime))
 }
 
 // RevokeRequest is the input of RevokeSecret.
@@ -316,8 +326,9 @@ type RevokeRequest struct {
 	// Force allows revoking the last valid secret of an enabled client,
 	// which leaves it unable to authenticate.
 	Force bool `json:"force,omitempty"`
-	// Compromised also revokes the client's refresh tokens and unused
-	// authorization codes; a plain revocation leaves issued tokens alone.
+	// Compromised also revokes the client's refresh tokens, unused
+	// authorization codes and the access tokens of its token families; a
+	// plain revocation leaves issued tokens alone.
 	Compromised bool `json:"compromised,omitempty"`
 }
 
@@ -353,7 +364,7 @@ func (s *Service) RevokeSecret(ctx context.Context, domainName, ref, id string, 
 			return err
 		}
 		if in.Compromised {
-			if err := tx.RevokeClientGrants(ctx, c.ID, now); err != nil {
+			if err := revokeClientGrants(ctx, tx, c.ID, now); err != nil {
 				return err
 			}
 		}

@@ -52,7 +52,12 @@ type Provider struct {
 
 	engine  http.Handler
 	domains domainCache
+	revoked revocations
 }
+
+// Forget drops what the provider remembers about tokens not being revoked;
+// the lifecycle service calls it after a compromised revocation.
+func (p *Provider) Forget() { p.revoked.forget() }
 
 // NewProvider wires a provider; fill BaseURL before serving.
 func NewProvider(p *Provider) *Provider {
@@ -63,6 +68,7 @@ func NewProvider(p *Provider) *Provider {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	p.domains.ttl = time.Second
+	p.revoked.ttl = 500 * time.Millisecond
 	p.engine = op.RegisterServer(&server{p: p}, endpoints, op.WithServerCORSOptions(nil))
 	return p
 }

@@ -56,6 +56,7 @@ func (p *Provider) revokeRefresh(ctx context.Context, c watchword.Client, token 
 // that its access tokens introspect inactive.
 func (p *Provider) revokeFamily(ctx context.Context, domainID, familyID string) error {
 	now := p.Now()
+	defer p.revoked.forget()
 	return p.Store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.RevokeFamily(ctx, familyID, now); err != nil {
 			return err

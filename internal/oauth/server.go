@@ -257,7 +257,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	if claims.Family != "" {
 		ids = append(ids, claims.Family)
 	}
-	if revoked, err := s.p.Store.IsRevoked(ctx, ids...); err != nil {
+	if revoked, err := s.p.revoked.isRevoked(ctx, s.p.Store, ids...); err != nil {
 		return nil, err
 	} else if revoked {
 		return inactive, nil
@@ -279,6 +279,7 @@ func (s *server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revoca
 		err := s.p.Store.Tx(ctx, func(tx store.Tx) error {
 			return tx.MarkRevoked(ctx, watchword.RevokedToken{ID: claims.JTI, DomainID: d.ID, ExpiresAt: time.Unix(claims.Expiry, 0)})
 		})
+		s.p.revoked.forget()
 		if err != nil {
 			return nil, err
 		}

@@ -104,7 +104,12 @@ func (s *Server) middleware(listener string, next http.Handler) http.Handler {
 					http.Error(rec, `{"error":"server_error"}`, http.StatusInternalServerError)
 				}
 			}
-			s.Logger.InfoContext(ctx, "request", "listener", listener, "method", r.Method,
+			// Token requests are too many to log one line each at info.
+			level := slog.LevelInfo
+			if listener == "public" && rec.status < 500 {
+				level = slog.LevelDebug
+			}
+			s.Logger.Log(ctx, level, "request", "listener", listener, "method", r.Method,
 				"path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
 		}()
 		next.ServeHTTP(rec, r)

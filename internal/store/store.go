@@ -143,6 +143,12 @@ type Tx interface {
 	// RevokeClientGrants revokes a client's refresh tokens and marks its
 	// unused codes used (a compromised secret).
 	RevokeClientGrants(ctx context.Context, clientID string, at time.Time) error
+	// MarkClientFamiliesRevoked marks revoked until expiresAt every token
+	// family of a client that has a refresh token or a redeemed code, so
+	// that the access tokens issued in those families (they carry the
+	// family id) introspect inactive; RevokeClientGrants' companion for a
+	// compromised secret. Like MarkRevoked it never shortens a marker.
+	MarkClientFamiliesRevoked(ctx context.Context, clientID string, expiresAt time.Time) error
 	// MarkRevoked records a revoked access token or family; idempotent.
 	MarkRevoked(ctx context.Context, r watchword.RevokedToken) error
 }

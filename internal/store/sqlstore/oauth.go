@@ -343,6 +343,25 @@ func (t *txn) RevokeClientGrants(ctx context.Context, clientID string, at time.T
 	return err
 }
 
+// MarkClientFamiliesRevoked inserts one marker per family in one statement;
+// the UNION removes the duplicates that ON CONFLICT DO UPDATE would refuse
+// on PostgreSQL. The WHERE on the outer SELECT keeps SQLite from reading
+// ON CONFLICT as a join constraint.
+func (t *txn) MarkClientFamiliesRevoked(ctx context.Context, clientID string, expiresAt time.Time) error {
+	_, err := t.execN(ctx, "mark client families revoked",
+		`INSERT INTO revoked_tokens (id, domain_id, expires_at)
+		SELECT f.family_id, f.domain_id, CAST(? AS BIGINT) FROM (
+			SELECT family_id, domain_id FROM refresh_tokens WHERE client_id = ?
+			UNION
+			SELECT family_id, domain_id FROM auth_codes WHERE client_id = ? AND family_id <> ''
+		) AS f WHERE true
+		ON CONFLICT (id) DO UPDATE SET expires_at = CASE
+			WHEN revoked_tokens.expires_at < excluded.expires_at THEN excluded.expires_at
+			ELSE revoked_tokens.expires_at END`,
+		micros(expiresAt), clientID, clientID)
+	return err
+}
+
 // ---- revoked tokens
 
 // MarkRevoked inserts the marker, or keeps the later expiry if it exists,

@@ -611,6 +611,71 @@ func testRevokeClientGrants(t *testing.T, s store.Store) {
 	}
 }
 
+// testMarkClientFamiliesRevoked: every family of the client with a refresh
+// token (used, revoked or live) or a redeemed code gets a marker; other
+// clients' families and unredeemed codes do not; an existing later expiry
+// stays.
+func testMarkClientFamiliesRevoked(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	live := newRefreshToken("rt-1", "cli-1", "fam-1")
+	used := newRefreshToken("rt-2", "cli-1", "fam-1")
+	used.UsedAt = ptr(at(time.Second))
+	revoked := newRefreshToken("rt-3", "cli-1", "fam-2")
+	revoked.RevokedAt = ptr(at(time.Second))
+	other := newRefreshToken("rt-4", "cli-2", "fam-4")
+	redeemed := newAuthCode("code-1", "cli-1")
+	redeemed.UsedAt, redeemed.FamilyID, redeemed.ExpiresAt = ptr(at(time.Second)), "fam-3", at(24*time.Hour)
+	unredeemed := newAuthCode("code-2", "cli-1")
+	unredeemed.ExpiresAt = at(24 * time.Hour)
+	otherCode := newAuthCode("code-3", "cli-2")
+	otherCode.UsedAt, otherCode.FamilyID, otherCode.ExpiresAt = ptr(at(time.Second)), "fam-5", at(24*time.Hour)
+	seedGrants(t, s, func(tx store.Tx) error {
+		if err := each(func(rt watchword.RefreshToken) error { return tx.CreateRefreshToken(ctx, rt) }, live, used, revoked, other); err != nil {
+			return err
+		}
+		if err := each(func(c watchword.AuthCode) error { return tx.CreateAuthCode(ctx, c) }, redeemed, unredeemed, otherCode); err != nil {
+			return err
+		}
+		return tx.MarkRevoked(ctx, watchword.RevokedToken{ID: "fam-1", DomainID: "dom-1", ExpiresAt: at(3 * time.Hour)})
+	})
+	seed(t, s, func(tx store.Tx) error {
+		must(t, "MarkClientFamiliesRevoked", tx.MarkClientFamiliesRevoked(ctx, "cli-1", at(time.Hour)))
+		must(t, "MarkClientFamiliesRevoked(again)", tx.MarkClientFamiliesRevoked(ctx, "cli-1", at(time.Hour)))
+		must(t, "MarkClientFamiliesRevoked(unknown client)", tx.MarkClientFamiliesRevoked(ctx, "cli-x", at(time.Hour)))
+		got, err := tx.IsRevoked(ctx, "fam-3")
+		must(t, "IsRevoked inside the Tx", err)
+		check(t, "IsRevoked(fam-3) inside the Tx", got, true)
+		return nil
+	})
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{{"fam-1", true}, {"fam-2", true}, {"fam-3", true}, {"fam-4", false}, {"fam-5", false}, {"", false}} {
+		got, err := s.IsRevoked(ctx, tc.id)
+		must(t, "IsRevoked", err)
+		check(t, fmt.Sprintf("IsRevoked(%q)", tc.id), got, tc.want)
+	}
+	// The markers of fam-2 and fam-3 expire at 1h; fam-1 keeps its 3h.
+	n, err := s.DeleteExpired(ctx, at(2*time.Hour))
+	must(t, "DeleteExpired", err)
+	check(t, "markers deleted at 2h", n, int64(2))
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{{"fam-1", true}, {"fam-2", false}, {"fam-3", false}} {
+		got, err := s.IsRevoked(ctx, tc.id)
+		must(t, "IsRevoked", err)
+		check(t, fmt.Sprintf("IsRevoked(%q) after DeleteExpired", tc.id), got, tc.want)
+	}
+	// Nothing else changed.
+	for _, rt := range []watchword.RefreshToken{live, used, revoked, other} {
+		checkRefreshToken(t, s, fmt.Sprintf("GetRefreshToken(%x)", rt.Hash), rt)
+	}
+	for _, c := range []watchword.AuthCode{redeemed, unredeemed, otherCode} {
+		checkAuthCode(t, s, fmt.Sprintf("GetAuthCode(%x)", c.Hash), c)
+	}
+}
+
 // ---- revoked tokens
 
 func testRevokedTokens(t *testing.T, s store.Store) {

@@ -66,6 +66,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentUseRefreshToken", testConcurrentUseRefreshToken},
 		{"RevokeFamily", testRevokeFamily},
 		{"RevokeClientGrants", testRevokeClientGrants},
+		{"MarkClientFamiliesRevoked", testMarkClientFamiliesRevoked},
 		{"RevokedTokens", testRevokedTokens},
 		{"RecordSecretUse", testRecordSecretUse},
 		{"ConcurrentRecordSecretUse", testConcurrentRecordSecretUse},
