@@ -145,6 +145,16 @@ func TestEveryRoute(t *testing.T) {
 			return err
 		}},
 		{"DELETE /domains/{domain}/clients/{client}/secrets/{secret}", func() error { return c.DeleteSecret(ctx, d, cl, s) }},
+		{"GET /domains/{domain}/users", func() error { _, err := c.ListUsers(ctx, d, 0, 0); return err }},
+		{"POST /domains/{domain}/users", func() error {
+			_, err := c.CreateUser(ctx, d, lifecycle.UserCreate{Username: "alice"})
+			return err
+		}},
+		{"GET /domains/{domain}/users/{user}", func() error { _, err := c.GetUser(ctx, d, "alice"); return err }},
+		{"PATCH /domains/{domain}/users/{user}", func() error {
+			_, err := c.UpdateUser(ctx, d, "alice", watchword.UserUpdate{})
+			return err
+		}},
 		{"GET /audit", func() error { _, err := c.ListAudit(ctx, "", watchword.AuditFilter{}); return err }},
 		{"GET /tokens", func() error { _, err := c.ListTokens(ctx); return err }},
 		{"POST /tokens", func() error { _, err := c.CreateToken(ctx, "ci", watchword.RoleViewer); return err }},

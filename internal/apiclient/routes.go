@@ -15,6 +15,7 @@ const (
 	domainPath = "/domains/{domain}"
 	clientPath = "/domains/{domain}/clients/{client}"
 	secretPath = "/domains/{domain}/clients/{client}/secrets/{secret}"
+	userPath   = "/domains/{domain}/users/{user}"
 )
 
 // none is the result type of routes that answer 204 No Content.
@@ -178,6 +179,28 @@ func (c *Client) RevokeSecret(ctx context.Context, domain, client, id string, in
 func (c *Client) DeleteSecret(ctx context.Context, domain, client, id string) error {
 	_, err := call[none](ctx, c, "DELETE", secretPath, nil, nil, domain, client, id)
 	return err
+}
+
+// ListUsers returns a page of the domain's users, ordered by username;
+// zero offset and limit mean the server's defaults.
+func (c *Client) ListUsers(ctx context.Context, domain string, offset, limit int) (List[watchword.User], error) {
+	return call[List[watchword.User]](ctx, c, "GET", domainPath+"/users", page(offset, limit), nil, domain)
+}
+
+// CreateUser adds a user to the domain's directory.
+func (c *Client) CreateUser(ctx context.Context, domain string, in lifecycle.UserCreate) (watchword.User, error) {
+	return call[watchword.User](ctx, c, "POST", domainPath+"/users", nil, in, domain)
+}
+
+// GetUser returns a user by id or username.
+func (c *Client) GetUser(ctx context.Context, domain, user string) (watchword.User, error) {
+	return call[watchword.User](ctx, c, "GET", userPath, nil, nil, domain, user)
+}
+
+// UpdateUser applies a partial update (nil fields unchanged): email,
+// display name, disabled, password.
+func (c *Client) UpdateUser(ctx context.Context, domain, user string, u watchword.UserUpdate) (watchword.User, error) {
+	return call[watchword.User](ctx, c, "PATCH", userPath, nil, u, domain, user)
 }
 
 // ListAudit returns a page of audit events, newest first. domain, if not

@@ -74,14 +74,16 @@ func guard(w http.ResponseWriter, r *http.Request, path string) *guardError {
 	return nil
 }
 
-// headerWriter adds WWW-Authenticate to every 401, as RFC 6749 §5.2 asks
+// headerWriter records the status and adds WWW-Authenticate to every 401, as RFC 6749 §5.2 asks
 // for clients that authenticated with HTTP Basic.
 type headerWriter struct {
 	http.ResponseWriter
 	issuer string
+	status int // for metrics
 }
 
 func (w *headerWriter) WriteHeader(status int) {
+	w.status = status
 	if status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Basic realm="`+w.issuer+`"`)
 	}

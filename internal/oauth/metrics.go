@@ -1,6 +1,9 @@
 package oauth
 
 import (
+	"net/http"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,7 +22,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "watchword_token_requests_total",
 			Help: "Token endpoint requests by grant type and outcome.",
-		}, []string{"grant_type", "outcome"}),
+		}, []string{"grant_type", "outcome"}), // outcome: success, invalid_client, throttled, rejected, server_error
 		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "watchword_client_auth_failures_total",
 			Help: "Failed client authentications by internal reason.",
@@ -35,12 +38,39 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) token(grant, outcome string) {
-	if grant == "client_credentials" && outcome == "success" {
+// observe records one request to endpoint; for the token endpoint also its
+// grant type and outcome (the status, as the outcome says no more than the
+// response already did).
+func (m *Metrics) observe(endpoint, grant string, status int, d time.Duration) {
+	m.latency.WithLabelValues(endpoint).Observe(d.Seconds())
+	if endpoint != "/oauth/token" {
+		return
+	}
+	if grant == "client_credentials" && status == http.StatusOK {
 		m.ccSuccess.Inc()
 		return
 	}
-	m.tokens.WithLabelValues(grant, outcome).Inc()
+	switch grant {
+	case "client_credentials", "authorization_code", "refresh_token":
+	default:
+		grant = "other"
+	}
+	m.tokens.WithLabelValues(grant, outcome(status)).Inc()
+}
+
+func outcome(status int) string {
+	switch status {
+	case http.StatusOK:
+		return "success"
+	case http.StatusUnauthorized:
+		return "invalid_client"
+	case http.StatusTooManyRequests:
+		return "throttled"
+	}
+	if status >= 500 {
+		return "server_error"
+	}
+	return "rejected"
 }
 
 func (m *Metrics) authFailure(reason string) { m.authFailures.WithLabelValues(reason).Inc() }

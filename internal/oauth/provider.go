@@ -118,12 +118,24 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.Path, u.RawPath = "/"+rest, ""
 	r2.URL = &u
 	r2.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	hw := &headerWriter{ResponseWriter: w, issuer: info.issuer}
+	hw := &headerWriter{ResponseWriter: w, issuer: info.issuer, status: http.StatusOK}
+	start := time.Now()
 	if err := guard(hw, r2, "/"+rest); err != nil {
 		writeOAuthError(hw, err.status, err.code, err.description)
-		return
+	} else {
+		p.engine.ServeHTTP(hw, r2)
 	}
-	p.engine.ServeHTTP(hw, r2)
+	endpoint := "/" + rest
+	if !knownEndpoints[endpoint] {
+		endpoint = "other"
+	}
+	p.Metrics.observe(endpoint, r2.PostFormValue("grant_type"), hw.status, time.Since(start))
+}
+
+// knownEndpoints bound the endpoint label of the metrics.
+var knownEndpoints = map[string]bool{
+	"/oauth/token": true, "/oauth/introspect": true, "/oauth/revoke": true, "/authorize": true, "/login": true,
+	"/userinfo": true, "/end_session": true, "/keys": true, "/.well-known/openid-configuration": true,
 }
 
 // domainCache keeps domains for a short time: the token endpoint must not

@@ -201,7 +201,6 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 	scopes := []string(r.Data.Scope)
 	for _, sc := range scopes {
 		if !slices.Contains(c.Scopes, sc) {
-			s.p.Metrics.token(string(oidc.GrantTypeClientCredentials), "invalid_scope")
 			return nil, oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for this client", sc)
 		}
 	}
@@ -209,7 +208,6 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 	if err != nil {
 		return nil, err
 	}
-	s.p.Metrics.token(string(oidc.GrantTypeClientCredentials), "success")
 	return op.NewResponse(&oidc.AccessTokenResponse{
 		AccessToken: tok, TokenType: oidc.BearerToken, ExpiresIn: uint64(lifetime / time.Second), Scope: scopes,
 	}), nil
