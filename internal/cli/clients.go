@@ -315,6 +315,7 @@ own. Deploy the new secret before the period ends. A secret already in a
 transition period keeps its earlier end.`
 	grace.add(cmd, "the current secrets")
 	cmd.Flags().StringVar(&in.Description, "description", "", "description of the new secret")
+	cmd.Flags().BoolVar(&in.Compromised, "compromised", false, "the old secrets leaked: with --grace 0, revoke them and the client's refresh tokens and unused codes")
 	return cmd
 }
 

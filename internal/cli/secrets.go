@@ -117,6 +117,7 @@ secret of an enabled client would leave it unable to authenticate, so that
 needs --force; rotating is usually what you want instead.`
 	cmd.Flags().StringVar(&in.Reason, "reason", "", "why the secret is revoked (recorded in the audit log)")
 	cmd.Flags().BoolVar(&in.Force, "force", false, "revoke even the client's last valid secret")
+	cmd.Flags().BoolVar(&in.Compromised, "compromised", false, "the secret leaked: also revoke the client's refresh tokens and unused codes")
 	return cmd
 }
 
