@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,9 +42,10 @@ func benchCommand() *cobra.Command {
 		publicURL, referenceURL string
 		opts                    bench.Options
 		scenarios               []string
+		rounds                  int
 	)
 	cmd := command("bench", "Measure the token endpoint under load", func(s *session, cmd *cobra.Command, _ []string) error {
-		return runBench(cmd.Context(), s, cmd, publicURL, referenceURL, opts, scenarios)
+		return runBench(cmd.Context(), s, cmd, publicURL, referenceURL, opts, scenarios, rounds)
 	})
 	cmd.Long = benchLong
 	cmd.Flags().StringVar(&publicURL, "public-url", "http://127.0.0.1:8080", "base URL of the server's public listener")
@@ -50,6 +53,7 @@ func benchCommand() *cobra.Command {
 	cmd.Flags().DurationVar(&opts.Duration, "duration", 10*time.Second, "measured time per scenario")
 	cmd.Flags().DurationVar(&opts.Warmup, "warmup", 2*time.Second, "unmeasured time before each scenario")
 	cmd.Flags().IntVar(&opts.Connections, "connections", 32, "concurrent keep-alive connections")
+	cmd.Flags().IntVar(&rounds, "rounds", 3, "rounds of all scenarios; the median round of each is reported")
 	cmd.Flags().StringSliceVar(&scenarios, "scenarios", []string{"reference", "cc-basic", "cc-basic-20", "cc-wrong-secret", "introspect"}, "scenarios to run")
 	cmd.AddCommand(benchReferenceCommand())
 	return cmd
@@ -84,7 +88,10 @@ func benchReferenceCommand() *cobra.Command {
 // benchTarget is one client the scenarios use.
 type benchTarget struct{ id, secret string }
 
-func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, referenceURL string, opts bench.Options, scenarios []string) error {
+func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, referenceURL string, opts bench.Options, scenarios []string, rounds int) error {
+	if rounds < 1 {
+		return usageErrorf(cmd, "--rounds must be at least 1")
+	}
 	out := cmd.OutOrStdout()
 	domain := "bench-" + strings.ToLower(secret.NewID()[:8])
 	if _, err := s.api.CreateDomain(ctx, domain, "created by watchword bench"); err != nil {
@@ -134,9 +141,8 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 		}
 	}
 
-	reports := map[string]bench.Report{}
+	builds := map[string]bench.Request{}
 	for _, name := range scenarios {
-		var build bench.Request
 		switch name {
 		case "reference":
 			ref := benchTarget{"reference", "reference-secret"}
@@ -151,30 +157,45 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 				defer srv.Close()
 				u = "http://" + ln.Addr().String() + "/token"
 			}
-			build = post(u, ccBody, ref)
+			builds[name] = post(u, ccBody, ref)
 		case "cc-basic":
-			build = post(tokenURL, ccBody, one)
+			builds[name] = post(tokenURL, ccBody, one)
 		case "cc-basic-20":
-			build = post(tokenURL, ccBody, twenty)
+			builds[name] = post(tokenURL, ccBody, twenty)
 		case "cc-wrong-secret":
 			wrong := one
 			wrong.secret = one.secret[:len(one.secret)-1] + "x"
-			build = post(tokenURL, ccBody, wrong)
+			builds[name] = post(tokenURL, ccBody, wrong)
 		case "introspect":
 			tok, err := fetchToken(ctx, tokenURL, one)
 			if err != nil {
 				return err
 			}
-			build = post(introspectURL, url.Values{"token": {tok}}.Encode(), resource)
+			builds[name] = post(introspectURL, url.Values{"token": {tok}}.Encode(), resource)
 		default:
 			return usageErrorf(cmd, "unknown scenario %q", name)
 		}
-		rep, err := bench.Run(ctx, name, opts, build)
-		if err != nil {
-			return err
+	}
+	// Scenarios take turns, round after round, so that the machine's drift
+	// spreads over all of them; the median round of each is reported.
+	runs := map[string][]bench.Report{}
+	for round := 1; round <= rounds; round++ {
+		for _, name := range scenarios {
+			rep, err := bench.Run(ctx, name, opts, builds[name])
+			if err != nil {
+				return err
+			}
+			runs[name] = append(runs[name], rep)
+			fmt.Fprintf(out, "round %d: %s\n", round, rep)
 		}
-		reports[name] = rep
-		fmt.Fprintln(out, rep)
+	}
+	reports := map[string]bench.Report{}
+	fmt.Fprintf(out, "\nmedian of %d rounds:\n", rounds)
+	for _, name := range scenarios {
+		rs := runs[name]
+		slices.SortFunc(rs, func(a, b bench.Report) int { return cmp.Compare(a.PerSecond, b.PerSecond) })
+		reports[name] = rs[len(rs)/2]
+		fmt.Fprintln(out, reports[name])
 	}
 	ratio := func(label, a, b string) {
 		ra, okA := reports[a]

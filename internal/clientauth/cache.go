@@ -2,10 +2,12 @@ package clientauth
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/watchword/watchword"
+	"github.com/watchword/watchword/internal/store"
 )
 
 // Cache keeps the clients and secrets the token endpoint reads, so that a
@@ -16,8 +18,11 @@ import (
 // the same instance a revocation or rotation takes effect from the very
 // next request. Changes made by another instance are seen once the entry is
 // older than TTL, which is therefore the documented worst case across
-// instances. Misses are never cached, so a newly created secret works at
-// once everywhere. Status is always computed from the cached fields and the
+// instances. Misses are cached too, so that an unknown client costs what a
+// known one does (no timing oracle for which client ids exist); a new
+// secret's id was never looked up before, so a new secret works at once
+// everywhere, and a new client at once on its instance and within TTL on
+// the others. Status is always computed from the cached fields and the
 // current time, so expiry stays exact.
 type Cache struct {
 	TTL time.Duration
@@ -33,6 +38,7 @@ type Cache struct {
 
 type entry[T any] struct {
 	v        T
+	missing  bool // the row does not exist
 	clientID string
 	gen, all uint64
 	at       time.Time
@@ -73,28 +79,36 @@ func fresh[T any](c *Cache, e entry[T], ok bool) bool {
 // happened while it was being read: the read may have seen the row from
 // before the change that was invalidated, and caching it would hide the
 // change until the TTL ran out.
-func load[K comparable, T any](c *Cache, m map[K]entry[T], k K, clientOf func(T) string, read func() (T, error)) (T, error) {
+func load[K comparable, T any](c *Cache, m map[K]entry[T], k K, clientOf func(K, T) string, read func() (T, error)) (T, error) {
 	c.mu.RLock()
 	e, ok := m[k]
 	ok = fresh(c, e, ok)
 	seq := c.seq
 	c.mu.RUnlock()
-	if ok {
+	if ok && e.missing {
+		return e.v, store.ErrNotFound
+	} else if ok {
 		return e.v, nil
 	}
 	at := time.Now()
 	v, err := read()
-	if err != nil {
+	missing := errors.Is(err, store.ErrNotFound)
+	if err != nil && !missing {
 		return v, err
 	}
 	c.mu.Lock()
 	if c.seq == seq {
-		id := clientOf(v)
-		m[k] = entry[T]{v: v, clientID: id, gen: c.gen[id], all: c.all, at: at}
+		if len(m) >= maxEntries { // bounded under a spray of made-up ids
+			clear(m)
+		}
+		id := clientOf(k, v)
+		m[k] = entry[T]{v: v, missing: missing, clientID: id, gen: c.gen[id], all: c.all, at: at}
 	}
 	c.mu.Unlock()
-	return v, nil
+	return v, err
 }
+
+const maxEntries = 100_000
 
 // cachedReader reads through the cache.
 type cachedReader struct {
@@ -103,16 +117,16 @@ type cachedReader struct {
 }
 
 func (cr cachedReader) GetClient(ctx context.Context, domainID, id string) (watchword.Client, error) {
-	return load(cr.c, cr.c.clients, [2]string{domainID, id}, func(c watchword.Client) string { return c.ID },
+	return load(cr.c, cr.c.clients, [2]string{domainID, id}, func(k [2]string, _ watchword.Client) string { return k[1] },
 		func() (watchword.Client, error) { return cr.r.GetClient(ctx, domainID, id) })
 }
 
 func (cr cachedReader) GetSecret(ctx context.Context, id string) (watchword.Secret, error) {
-	return load(cr.c, cr.c.secrets, id, func(s watchword.Secret) string { return s.ClientID },
+	return load(cr.c, cr.c.secrets, id, func(_ string, s watchword.Secret) string { return s.ClientID },
 		func() (watchword.Secret, error) { return cr.r.GetSecret(ctx, id) })
 }
 
 func (cr cachedReader) ListSecrets(ctx context.Context, clientID string) ([]watchword.Secret, error) {
-	return load(cr.c, cr.c.lists, clientID, func([]watchword.Secret) string { return clientID },
+	return load(cr.c, cr.c.lists, clientID, func(string, []watchword.Secret) string { return clientID },
 		func() ([]watchword.Secret, error) { return cr.r.ListSecrets(ctx, clientID) })
 }

@@ -24,6 +24,8 @@ type ClientCreate struct {
 	OAuth watchword.ClientOAuth `json:"oauth"`
 	// Secret describes the first secret of a confidential client.
 	Secret SecretCreate `json:"secret"`
+	// Contacts are email addresses told about the client's secrets.
+	Contacts []string `json:"contacts,omitempty"`
 }
 
 // CreateClient creates a client and, unless it is public, its first secret.
@@ -31,6 +33,7 @@ func (s *Service) CreateClient(ctx context.Context, domainName string, in Client
 	c := watchword.Client{
 		ID: secret.NewID(), Name: in.Name, Description: in.Description, Type: in.Type,
 		GrantTypes: in.GrantTypes, RedirectURIs: in.RedirectURIs, Scopes: in.Scopes, OAuth: in.OAuth,
+		Contacts: orEmpty(in.Contacts),
 	}
 	if c.Type == "" {
 		c.Type = watchword.ClientConfidential
@@ -73,6 +76,7 @@ func (s *Service) CreateClient(ctx context.Context, domainName string, in Client
 		ns, err = s.addSecret(ctx, tx, d, c, in.Secret, watchword.SourceGenerated, nil)
 		return err
 	})
+	s.changed(c.ID, err) // a cached "no such client" must go
 	return c, ns, err
 }
 

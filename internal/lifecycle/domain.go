@@ -30,9 +30,10 @@ func (s *Service) CreateDomain(ctx context.Context, name, description string) (w
 func (s *Service) createDomain(ctx context.Context, tx store.Tx, name, description string) (watchword.Domain, error) {
 	d := watchword.Domain{
 		ID: secret.NewID(), Name: name, Description: description,
-		Policy:    s.defaultPolicy(),
-		OAuth:     watchword.DefaultDomainOAuth(),
-		CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
+		Policy:        s.defaultPolicy(),
+		OAuth:         watchword.DefaultDomainOAuth(),
+		Notifications: watchword.DefaultNotificationSettings(),
+		CreatedAt:     tx.Now(), UpdatedAt: tx.Now(),
 	}
 	if err := tx.CreateDomain(ctx, d); err != nil {
 		return d, err
@@ -67,17 +68,23 @@ func (s *Service) SetDomainPolicy(ctx context.Context, domainName string, p watc
 	if err := p.Validate(s.ServerMaxSecrets); err != nil {
 		return watchword.Domain{}, err
 	}
+	return s.updateDomain(ctx, domainName, func(d *watchword.Domain) { d.Policy = p }, watchword.ActionPolicyUpdate, policyDetails(p))
+}
+
+// updateDomain applies change to a domain and audits it, in one transaction.
+func (s *Service) updateDomain(ctx context.Context, domainName string, change func(*watchword.Domain), action string, details map[string]string) (watchword.Domain, error) {
 	var d watchword.Domain
 	err := s.tx(ctx, func(tx store.Tx) error {
 		var err error
 		if d, err = domainIn(ctx, tx, domainName); err != nil {
 			return err
 		}
-		d.Policy, d.UpdatedAt = p, tx.Now()
+		change(&d)
+		d.UpdatedAt = tx.Now()
 		if err := tx.UpdateDomain(ctx, d); err != nil {
 			return err
 		}
-		return audit(ctx, tx, watchword.ActionPolicyUpdate, d.ID, "domain", d.ID, policyDetails(p))
+		return audit(ctx, tx, action, d.ID, "domain", d.ID, details)
 	})
 	return d, err
 }
@@ -104,20 +111,8 @@ func (s *Service) SetDomainOAuth(ctx context.Context, domainName string, o watch
 	if err := o.Validate(); err != nil {
 		return watchword.Domain{}, err
 	}
-	var d watchword.Domain
-	err := s.tx(ctx, func(tx store.Tx) error {
-		var err error
-		if d, err = domainIn(ctx, tx, domainName); err != nil {
-			return err
-		}
-		d.OAuth, d.UpdatedAt = o, tx.Now()
-		if err := tx.UpdateDomain(ctx, d); err != nil {
-			return err
-		}
-		return audit(ctx, tx, watchword.ActionDomainUpdate, d.ID, "domain", d.ID, map[string]string{
-			"access_token_lifetime": o.AccessTokenLifetime.String(), "require_pkce": strconv.FormatBool(o.RequirePKCE),
-			"require_state": strconv.FormatBool(o.RequireState), "access_token_alg": o.AccessTokenAlg,
-		})
+	return s.updateDomain(ctx, domainName, func(d *watchword.Domain) { d.OAuth = o }, watchword.ActionDomainUpdate, map[string]string{
+		"access_token_lifetime": o.AccessTokenLifetime.String(), "require_pkce": strconv.FormatBool(o.RequirePKCE),
+		"require_state": strconv.FormatBool(o.RequireState), "access_token_alg": o.AccessTokenAlg,
 	})
-	return d, err
 }

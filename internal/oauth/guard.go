@@ -6,6 +6,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -65,8 +66,17 @@ func guard(w http.ResponseWriter, r *http.Request, path string) *guardError {
 		return &guardError{http.StatusUnauthorized, "invalid_client", "use HTTP Basic or client_secret_post"}
 	}
 	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
-	if err != nil || !strings.Contains(string(raw), ":") {
+	id, secret, ok := strings.Cut(string(raw), ":")
+	if err != nil || !ok {
 		return &guardError{http.StatusUnauthorized, "invalid_client", "malformed Basic credentials"}
+	}
+	_, errID := url.QueryUnescape(id)
+	_, errSecret := url.QueryUnescape(secret)
+	if errID != nil || errSecret != nil {
+		// Sent without the form-encoding RFC 6749 §2.3.1 asks for, and not
+		// decodable as if it had been: encode it, so that the engine's
+		// decoding gives back what was sent.
+		r.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret))))
 	}
 	if r.PostForm.Has("client_secret") {
 		return &guardError{http.StatusBadRequest, "invalid_request", "use one client authentication method, not two"}

@@ -51,40 +51,30 @@ type Keys struct {
 
 // Signer returns the domain's current key for alg, creating it if needed.
 func (ks *Keys) Signer(ctx context.Context, domainID, alg string) (*signingKey, error) {
-	ks.mu.Lock()
-	k := ks.current[domainID][alg]
-	ks.mu.Unlock()
-	if k != nil {
-		return k, nil
-	}
-	if err := ks.load(ctx, domainID); err != nil {
-		return nil, err
-	}
-	ks.mu.Lock()
-	k = ks.current[domainID][alg]
-	ks.mu.Unlock()
-	if k != nil {
-		return k, nil
+	current := func() *signingKey { return ks.current[domainID][alg] }
+	if k, err := ks.find(ctx, domainID, current); k != nil || err != nil {
+		return k, err
 	}
 	err := ks.create(ctx, domainID, alg)
-	if err != nil && !errors.Is(err, store.ErrAlreadyExists) { // another instance won: load its key
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) { // ErrAlreadyExists: another instance won; load its key
 		return nil, err
 	}
-	if err := ks.load(ctx, domainID); err != nil {
-		return nil, err
+	if k, err := ks.find(ctx, domainID, current); k != nil || err != nil {
+		return k, err
 	}
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	if k = ks.current[domainID][alg]; k == nil {
-		return nil, fmt.Errorf("no %s signing key for domain %s", alg, domainID)
-	}
-	return k, nil
+	return nil, fmt.Errorf("no %s signing key for domain %s", alg, domainID)
 }
 
 // Public returns the verification key kid of a domain, nil if unknown.
 func (ks *Keys) Public(ctx context.Context, domainID, kid string) (*signingKey, error) {
+	return ks.find(ctx, domainID, func() *signingKey { return ks.byDom[domainID][kid] })
+}
+
+// find returns what get finds in memory, loading the domain's keys from the
+// store once if it finds nothing.
+func (ks *Keys) find(ctx context.Context, domainID string, get func() *signingKey) (*signingKey, error) {
 	ks.mu.Lock()
-	k := ks.byDom[domainID][kid]
+	k := get()
 	ks.mu.Unlock()
 	if k != nil {
 		return k, nil
@@ -94,7 +84,7 @@ func (ks *Keys) Public(ctx context.Context, domainID, kid string) (*signingKey, 
 	}
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
-	return ks.byDom[domainID][kid], nil
+	return get(), nil
 }
 
 // JWKS returns the domain's public keys, making sure the default ones exist.
