@@ -24,6 +24,19 @@ const (
 	// ActionTokenReuse records that a used refresh token or authorization
 	// code was presented again and its token family was revoked (RFC 9700).
 	ActionTokenReuse = "token.reuse_detected"
+
+	// ActionSecretExpire records, once per secret, that the expiry sweep
+	// found the secret expired (it stopped authenticating at its expiry).
+	ActionSecretExpire = "secret.expire"
+	// ActionSecretExpiryNotice records an upcoming-expiry notice, once per
+	// secret and threshold.
+	ActionSecretExpiryNotice   = "secret.expiry_notice"
+	ActionNotifySettingsUpdate = "notifications.settings_update"
+	ActionChannelCreate        = "channel.create"
+	ActionChannelUpdate        = "channel.update"
+	ActionChannelDelete        = "channel.delete"
+	ActionChannelRotateSecret  = "channel.rotate_secret"
+	ActionNotificationRetry    = "notification.retry"
 )
 
 // Audit outcomes.

@@ -35,11 +35,14 @@ type Client struct {
 	Scopes       []string   `json:"scopes"`
 	Disabled     bool       `json:"disabled"`
 	// Policy overrides the domain's secret policy; nil means "use domain rules".
-	Policy    *SecretPolicy `json:"policy,omitempty"`
-	OAuth     ClientOAuth   `json:"oauth"`
-	CreatedAt time.Time     `json:"created_at"`
-	UpdatedAt time.Time     `json:"updated_at"`
-	DeletedAt *time.Time    `json:"deleted_at,omitempty"`
+	Policy *SecretPolicy `json:"policy,omitempty"`
+	OAuth  ClientOAuth   `json:"oauth"`
+	// Contacts are the email addresses that email channels notify about
+	// this client's secrets, besides the domain's owners.
+	Contacts  []string   `json:"contacts"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
 }
 
 // EffectivePolicy is the policy that applies to the client's secrets.
@@ -77,6 +80,9 @@ func (c Client) Validate() error {
 			errs.Add("redirect_uris", "%q must be an absolute URI without a fragment", u)
 			break
 		}
+	}
+	if err := ValidateEmails("contacts", c.Contacts); err != nil {
+		errs = append(errs, err)
 	}
 	for _, s := range c.Scopes {
 		if s == "" || len(s) > 128 {
@@ -123,6 +129,7 @@ type ClientUpdate struct {
 	Scopes       *[]string    `json:"scopes,omitempty"`
 	Disabled     *bool        `json:"disabled,omitempty"`
 	OAuth        *ClientOAuth `json:"oauth,omitempty"`
+	Contacts     *[]string    `json:"contacts,omitempty"`
 }
 
 // Apply returns c with the update applied.
@@ -142,6 +149,7 @@ func (u ClientUpdate) Apply(c Client) Client {
 	setList(&c.GrantTypes, u.GrantTypes)
 	setList(&c.RedirectURIs, u.RedirectURIs)
 	setList(&c.Scopes, u.Scopes)
+	setList(&c.Contacts, u.Contacts)
 	if u.Disabled != nil {
 		c.Disabled = *u.Disabled
 	}

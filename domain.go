@@ -16,8 +16,10 @@ type Domain struct {
 	Description string       `json:"description,omitempty"`
 	Policy      SecretPolicy `json:"policy"`
 	OAuth       DomainOAuth  `json:"oauth"`
-	CreatedAt   time.Time    `json:"created_at"`
-	UpdatedAt   time.Time    `json:"updated_at"`
+	// Notifications holds the domain's owners and expiry-notice schedule.
+	Notifications NotificationSettings `json:"notifications"`
+	CreatedAt     time.Time            `json:"created_at"`
+	UpdatedAt     time.Time            `json:"updated_at"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$`)

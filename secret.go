@@ -45,6 +45,10 @@ type Secret struct {
 	DeletedAt     *time.Time `json:"deleted_at,omitempty"`
 	LastUsedAt    *time.Time `json:"last_used_at,omitempty"`
 	UseCount      int64      `json:"use_count"`
+	// ExpiredNotifiedAt is when the expiry sweep recorded that the secret
+	// had expired (audit and secret.expired); nil until then. It is only
+	// bookkeeping: the secret stops authenticating at ExpiresAt regardless.
+	ExpiredNotifiedAt *time.Time `json:"-"`
 
 	// Status is filled in by readers for the time of the read.
 	Status SecretStatus `json:"status"`

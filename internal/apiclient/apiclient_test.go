@@ -155,6 +155,32 @@ func TestEveryRoute(t *testing.T) {
 			_, err := c.UpdateUser(ctx, d, "alice", watchword.UserUpdate{})
 			return err
 		}},
+		{"GET /domains/{domain}/notification-settings", func() error { _, err := c.GetNotificationSettings(ctx, d); return err }},
+		{"PUT /domains/{domain}/notification-settings", func() error {
+			_, err := c.SetNotificationSettings(ctx, d, watchword.DefaultNotificationSettings())
+			return err
+		}},
+		{"GET /domains/{domain}/channels", func() error { _, err := c.ListChannels(ctx, d); return err }},
+		{"POST /domains/{domain}/channels", func() error {
+			_, err := c.CreateChannel(ctx, d, lifecycle.ChannelCreate{Name: "hook", Type: watchword.ChannelWebhook})
+			return err
+		}},
+		{"GET /domains/{domain}/channels/{channel}", func() error { _, err := c.GetChannel(ctx, d, "hook"); return err }},
+		{"PATCH /domains/{domain}/channels/{channel}", func() error {
+			_, err := c.UpdateChannel(ctx, d, "hook", watchword.ChannelUpdate{})
+			return err
+		}},
+		{"DELETE /domains/{domain}/channels/{channel}", func() error { return c.DeleteChannel(ctx, d, "hook") }},
+		{"POST /domains/{domain}/channels/{channel}/rotate-secret", func() error {
+			_, err := c.RotateChannelSecret(ctx, d, "hook", lifecycle.SigningSecretRotate{Transition: &zero})
+			return err
+		}},
+		{"GET /domains/{domain}/notifications", func() error {
+			_, err := c.ListNotifications(ctx, d, watchword.NotificationFilter{Status: watchword.NotificationFailed})
+			return err
+		}},
+		{"GET /domains/{domain}/notifications/{notification}", func() error { _, err := c.GetNotification(ctx, d, "n1"); return err }},
+		{"POST /domains/{domain}/notifications/{notification}/retry", func() error { _, err := c.RetryNotification(ctx, d, "n1"); return err }},
 		{"GET /audit", func() error { _, err := c.ListAudit(ctx, "", watchword.AuditFilter{}); return err }},
 		{"GET /tokens", func() error { _, err := c.ListTokens(ctx); return err }},
 		{"POST /tokens", func() error { _, err := c.CreateToken(ctx, "ci", watchword.RoleViewer); return err }},

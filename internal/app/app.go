@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,8 +25,10 @@ import (
 	"github.com/watchword/watchword/internal/clientauth"
 	"github.com/watchword/watchword/internal/config"
 	"github.com/watchword/watchword/internal/httpapi"
+	"github.com/watchword/watchword/internal/jobs"
 	"github.com/watchword/watchword/internal/lifecycle"
 	"github.com/watchword/watchword/internal/logging"
+	"github.com/watchword/watchword/internal/notify"
 	"github.com/watchword/watchword/internal/oauth"
 	"github.com/watchword/watchword/internal/secret"
 	"github.com/watchword/watchword/internal/server"
@@ -78,10 +82,15 @@ type App struct {
 	Logger   *slog.Logger
 	// FirstToken is the admin token created on first start, or nil.
 	FirstToken *watchword.NewAdminToken
+	// Jobs runs notification delivery, the expiry sweep and the expiry
+	// notices; Serve starts it when jobs.enabled is set, and tests may call
+	// its methods directly.
+	Jobs *jobs.Runner
 
-	srv   *server.Server
-	usage *oauth.Usage
-	kind  string
+	srv         *server.Server
+	usage       *oauth.Usage
+	kind        string
+	jobsEnabled bool
 }
 
 // Options are what tests may inject.
@@ -121,7 +130,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 
 	svc := lifecycle.New(st, hasher)
 	svc.Prefix, svc.ServerMaxSecrets, svc.Logger, svc.Now = cfg.Secrets.Prefix, cfg.Secrets.MaxPerClient, logger, now
-	a := &App{Store: st, Service: svc, Logger: logger, kind: kind}
+	a := &App{Store: st, Service: svc, Logger: logger, kind: kind, jobsEnabled: cfg.Jobs.Enabled}
+	mailer, err := NewMailer(cfg.SMTP)
+	if err != nil {
+		return nil, err
+	}
+	svc.EmailEnabled = mailer != nil
+	a.Jobs = &jobs.Runner{
+		Service: svc, Store: st, Now: now, Logger: logger, Interval: cfg.Jobs.Interval,
+		Dispatcher: &notify.Dispatcher{Store: st, Hasher: hasher, Mailer: mailer, Now: now, Logger: logger},
+	}
 	if a.FirstToken, err = svc.Initialize(ctx); err != nil {
 		return nil, fmt.Errorf("initialise: %w", err)
 	}
@@ -183,12 +201,36 @@ func (a *App) Serve(ctx context.Context) error {
 	usageCtx, stopUsage := context.WithCancel(context.WithoutCancel(ctx))
 	usageDone := make(chan struct{})
 	go func() { a.usage.Run(usageCtx); close(usageDone) }()
+	var jobsDone sync.WaitGroup
+	if a.jobsEnabled {
+		jobsDone.Go(func() { a.Jobs.Run(usageCtx) })
+	}
 	a.Logger.Info("watchword listening", "database", a.kind, "public", "http://"+a.PublicAddr(),
-		"admin", "http://"+a.AdminAddr(), "issuer", a.Provider.BaseURL+"/<domain>")
+		"admin", "http://"+a.AdminAddr(), "issuer", a.Provider.BaseURL+"/<domain>", "jobs", a.jobsEnabled)
 	err := a.srv.Serve(ctx)
 	stopUsage()
-	<-usageDone // the last flush happens before the store closes
+	<-usageDone     // the last flush happens before the store closes
+	jobsDone.Wait() // so do the outcomes of deliveries in flight
 	return err
+}
+
+// NewMailer returns the mailer of the SMTP settings, or nil if there is no
+// SMTP host.
+func NewMailer(c config.SMTP) (*notify.Mailer, error) {
+	if c.Host == "" {
+		return nil, nil
+	}
+	password := c.Password
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("smtp.password_file: %w", err)
+		}
+		password = strings.TrimRight(string(b), "\r\n")
+	}
+	return &notify.Mailer{
+		Host: c.Host, Port: c.Port, Username: c.Username, Password: password, From: c.From, TLS: c.TLS,
+	}, nil
 }
 
 // LoadHasher reads the server key from config, its file, or the data

@@ -23,13 +23,14 @@ func clientCommand() *cobra.Command {
 
 // listFlags are the flags that set a client's list fields. StringArray
 // rather than StringSlice: a redirect URI or scope may hold a comma.
-type listFlags struct{ grantTypes, redirectURIs, scopes []string }
+type listFlags struct{ grantTypes, redirectURIs, scopes, contacts []string }
 
 func (l *listFlags) add(cmd *cobra.Command, verb string) {
 	f := cmd.Flags()
 	f.StringSliceVar(&l.grantTypes, "grant-type", nil, verb+" grant types: client_credentials, authorization_code, refresh_token (repeat or separate with commas)")
 	f.StringArrayVar(&l.redirectURIs, "redirect-uri", nil, verb+" redirect URIs (repeat for several)")
 	f.StringArrayVar(&l.scopes, "scope", nil, verb+" scopes (repeat for several)")
+	f.StringSliceVar(&l.contacts, "contact", nil, verb+" contact email addresses, told by email channels about the client's secrets (repeat or separate with commas)")
 }
 
 // nonEmpty drops empty values, so that --scope ” means "no scopes".
@@ -56,6 +57,7 @@ func clientCreateCommand() *cobra.Command {
 			in.GrantTypes = nonEmpty(lists.grantTypes)
 		}
 		in.RedirectURIs, in.Scopes = nonEmpty(lists.redirectURIs), nonEmpty(lists.scopes)
+		in.Contacts = nonEmpty(lists.contacts)
 		if fromStdin {
 			v, err := readSecretValue(cmd)
 			if err != nil {
@@ -173,6 +175,7 @@ func clientFields(w io.Writer, c watchword.Client) error {
 		[2]string{"Grant types", strings.Join(c.GrantTypes, ", ")},
 		[2]string{"Redirect URIs", strings.Join(c.RedirectURIs, " ")},
 		[2]string{"Scopes", strings.Join(c.Scopes, " ")},
+		[2]string{"Contacts", strings.Join(c.Contacts, ", ")},
 		[2]string{"Secret policy", policy},
 		[2]string{"Created", fmtTime(c.CreatedAt)},
 		[2]string{"Updated", fmtTime(c.UpdatedAt)},
@@ -213,8 +216,9 @@ func clientUpdateCommand() *cobra.Command {
 		u.GrantTypes = list("grant-type", lists.grantTypes)
 		u.RedirectURIs = list("redirect-uri", lists.redirectURIs)
 		u.Scopes = list("scope", lists.scopes)
-		if !slices.ContainsFunc([]string{"name", "description", "grant-type", "redirect-uri", "scope"}, changed) {
-			return usageErrorf(cmd, "nothing to change: set at least one of --name, --description, --grant-type, --redirect-uri, --scope")
+		u.Contacts = list("contact", lists.contacts)
+		if !slices.ContainsFunc([]string{"name", "description", "grant-type", "redirect-uri", "scope", "contact"}, changed) {
+			return usageErrorf(cmd, "nothing to change: set at least one of --name, --description, --grant-type, --redirect-uri, --scope, --contact")
 		}
 		c, err := s.api.UpdateClient(cmd.Context(), s.domain, args[0], u)
 		if err != nil {

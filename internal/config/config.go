@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -50,6 +52,34 @@ type Config struct {
 	// PreviousServerKeys still verify hashes made before a server key rotation.
 	PreviousServerKeys []string      `yaml:"previous_server_keys"`
 	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+	// SMTP is the relay that email notification channels send through;
+	// without a host there is no email.
+	SMTP SMTP `yaml:"smtp"`
+	// Jobs are the background jobs: notification delivery, the expiry
+	// sweep and upcoming-expiry notices.
+	Jobs struct {
+		// Enabled runs the jobs on this instance. Every instance may run
+		// them at once; turn them off only for instances that must not
+		// send anything.
+		Enabled bool `yaml:"enabled"`
+		// Interval is how often the jobs look for due work.
+		Interval time.Duration `yaml:"interval"`
+	} `yaml:"jobs"`
+}
+
+// SMTP holds the server-wide SMTP settings.
+type SMTP struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// Username and Password (or PasswordFile) authenticate with AUTH PLAIN.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// From is the sender address of notification emails.
+	From string `yaml:"from"`
+	// TLS is none, starttls (required, not opportunistic) or tls (implicit,
+	// usually port 465).
+	TLS string `yaml:"tls"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -63,6 +93,10 @@ func Default() Config {
 	c.Secrets.Prefix = "wwcs_"
 	c.Secrets.MaxPerClient = 10
 	c.ShutdownTimeout = 15 * time.Second
+	c.SMTP.Port = 587
+	c.SMTP.TLS = "starttls"
+	c.Jobs.Enabled = true
+	c.Jobs.Interval = 5 * time.Second
 	return c
 }
 
@@ -106,14 +140,41 @@ func Keys() []Key {
 		}},
 		{"server_key", "server key (hex, 32+ bytes) that hashes secrets", str(func(c *Config) *string { return &c.ServerKey })},
 		{"server_key_file", "file holding the server key", str(func(c *Config) *string { return &c.ServerKeyFile })},
-		{"shutdown_timeout", "how long in-flight requests may take to finish on shutdown", func(c *Config, v string) error {
-			d, err := time.ParseDuration(v)
+		{"shutdown_timeout", "how long in-flight requests may take to finish on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+		{"smtp.host", "SMTP relay for email notifications; empty means no email", str(func(c *Config) *string { return &c.SMTP.Host })},
+		{"smtp.port", "SMTP port", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
 			if err != nil {
-				return errors.New("must be a duration such as 15s")
+				return errors.New("must be an integer")
 			}
-			c.ShutdownTimeout = d
+			c.SMTP.Port = n
 			return nil
 		}},
+		{"smtp.username", "SMTP user (AUTH PLAIN)", str(func(c *Config) *string { return &c.SMTP.Username })},
+		{"smtp.password", "SMTP password (prefer the environment or smtp.password_file to a flag)", str(func(c *Config) *string { return &c.SMTP.Password })},
+		{"smtp.password_file", "file holding the SMTP password", str(func(c *Config) *string { return &c.SMTP.PasswordFile })},
+		{"smtp.from", "sender address of notification emails", str(func(c *Config) *string { return &c.SMTP.From })},
+		{"smtp.tls", "SMTP connection security: none, starttls or tls", str(func(c *Config) *string { return &c.SMTP.TLS })},
+		{"jobs.enabled", "run the background jobs (notification delivery, expiry sweep and notices) on this instance", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("must be true or false")
+			}
+			c.Jobs.Enabled = b
+			return nil
+		}},
+		{"jobs.interval", "how often the background jobs look for due work", duration(func(c *Config) *time.Duration { return &c.Jobs.Interval })},
+	}
+}
+
+func duration(f func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("must be a duration such as 15s")
+		}
+		*f(c) = d
+		return nil
 	}
 }
 
@@ -241,6 +302,13 @@ func (c Config) validate() []string {
 		{c.ShutdownTimeout < 0, "shutdown_timeout: must not be negative"},
 		{c.PublicURL != "" && !validBaseURL(c.PublicURL), "public_url: must be an absolute http(s) URL without a trailing slash, query or fragment"},
 		{!validDatabase(c.Database), "database: must be empty, sqlite:PATH or a postgres:// URL"},
+		{!slices.Contains([]string{"none", "starttls", "tls"}, c.SMTP.TLS), fmt.Sprintf("smtp.tls: %q is not none, starttls or tls", c.SMTP.TLS)},
+		{c.SMTP.Port < 1 || c.SMTP.Port > 65535, "smtp.port: must be between 1 and 65535"},
+		{c.SMTP.Host != "" && !validAddress(c.SMTP.From), "smtp.from: must be an email address such as watchword@example.org when smtp.host is set"},
+		{c.SMTP.Password != "" && c.SMTP.PasswordFile != "", "smtp.password_file: set either smtp.password or smtp.password_file, not both"},
+		{(c.SMTP.Password != "" || c.SMTP.PasswordFile != "") && c.SMTP.Username == "", "smtp.username: must be set with a password"},
+		{c.SMTP.Username != "" && c.SMTP.TLS == "none" && !isLoopback(c.SMTP.Host), "smtp.tls: credentials are sent only over starttls or tls (or to localhost)"},
+		{c.Jobs.Interval < 10*time.Millisecond || c.Jobs.Interval > time.Hour, "jobs.interval: must be between 10ms and 1h"},
 	}
 	var problems []string
 	for _, ch := range checks {
@@ -249,6 +317,19 @@ func (c Config) validate() []string {
 		}
 	}
 	return problems
+}
+
+func validAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address != ""
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func validBaseURL(s string) bool {

@@ -87,6 +87,18 @@ func Routes() []Route {
 		{"GET", u, readers, (*Server).handleUserGet},
 		{"PATCH", u, adminOnly, (*Server).handleUserUpdate},
 
+		{"GET", d + "/notification-settings", readers, (*Server).handleNotificationSettingsGet},
+		{"PUT", d + "/notification-settings", adminOnly, (*Server).handleNotificationSettingsSet},
+		{"GET", d + "/channels", readers, (*Server).handleChannelList},
+		{"POST", d + "/channels", adminOnly, (*Server).handleChannelCreate},
+		{"GET", d + "/channels/{channel}", readers, (*Server).handleChannelGet},
+		{"PATCH", d + "/channels/{channel}", adminOnly, (*Server).handleChannelUpdate},
+		{"DELETE", d + "/channels/{channel}", adminOnly, (*Server).handleChannelDelete},
+		{"POST", d + "/channels/{channel}/rotate-secret", adminOnly, (*Server).handleChannelRotateSecret},
+		{"GET", d + "/notifications", readers, (*Server).handleNotificationList},
+		{"GET", d + "/notifications/{notification}", readers, (*Server).handleNotificationGet},
+		{"POST", d + "/notifications/{notification}/retry", adminOnly, (*Server).handleNotificationRetry},
+
 		{"GET", "/audit", auditors, (*Server).handleAuditList},
 
 		{"GET", "/tokens", adminOnly, (*Server).handleTokenList},

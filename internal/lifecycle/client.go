@@ -73,8 +73,10 @@ func (s *Service) CreateClient(ctx context.Context, domainName string, in Client
 		if c.Type == watchword.ClientPublic {
 			return nil
 		}
-		ns, err = s.addSecret(ctx, tx, d, c, in.Secret, watchword.SourceGenerated, nil)
-		return err
+		if ns, err = s.addSecret(ctx, tx, d, c, in.Secret, watchword.SourceGenerated, nil); err != nil {
+			return err
+		}
+		return newOutbox(tx, d).emit(ctx, c, watchword.EventSecretCreated, ns.Secret, nil)
 	})
 	s.changed(c.ID, err) // a cached "no such client" must go
 	return c, ns, err
@@ -190,9 +192,17 @@ func (s *Service) DeleteClient(ctx context.Context, domainName, ref string) erro
 			return err
 		}
 		by := watchword.ActorFromContext(ctx).String()
+		out := newOutbox(tx, d)
 		for _, sec := range secrets {
 			if sec.RevokedAt == nil {
-				if err := tx.UpdateSecret(ctx, sec.Revoke(now, by, "client deleted")); err != nil {
+				revoked := sec.Revoke(now, by, "client deleted")
+				if err := tx.UpdateSecret(ctx, revoked); err != nil {
+					return err
+				}
+				if !sec.ValidAt(now) {
+					continue // already expired: nothing stops working
+				}
+				if err := out.emit(ctx, c, watchword.EventSecretRevoked, revoked, revokedEvent("client deleted", false)); err != nil {
 					return err
 				}
 			}

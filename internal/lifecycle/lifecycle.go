@@ -36,6 +36,9 @@ type Service struct {
 	// status changed ("" for many clients), so that caches on the
 	// authentication path drop what they hold.
 	Changed func(clientID string)
+	// EmailEnabled says the server has SMTP settings; without them no
+	// email channel can be created.
+	EmailEnabled bool
 }
 
 // changed reports a committed change of clientID when err is nil.

@@ -106,7 +106,10 @@ func (s *Service) AddSecret(ctx context.Context, domainName, ref string, in Secr
 		if ns, err = s.addSecret(ctx, tx, d, c, in, watchword.SourceGenerated, nil); err != nil {
 			return err
 		}
-		return audit(ctx, tx, watchword.ActionSecretAdd, d.ID, "secret", ns.ID, map[string]string{"client_id": c.ID, "hint": ns.Hint, "source": string(ns.Source)})
+		if err := audit(ctx, tx, watchword.ActionSecretAdd, d.ID, "secret", ns.ID, map[string]string{"client_id": c.ID, "hint": ns.Hint, "source": string(ns.Source)}); err != nil {
+			return err
+		}
+		return newOutbox(tx, d).emit(ctx, c, watchword.EventSecretCreated, ns.Secret, nil)
 	})
 	if err == nil {
 		s.changed(ns.ClientID, nil)
@@ -205,9 +208,13 @@ func (s *Service) RotateClient(ctx context.Context, domainName, ref string, in R
 			return err
 		}
 		details := rotationDetails(res.Rotation)
+		out := newOutbox(tx, d)
+		if err := out.emit(ctx, c, watchword.EventSecretRotated, res.Secret.Secret, rotatedEvent(res.Rotation, existing, in.Compromised)); err != nil {
+			return err
+		}
 		if in.Compromised {
 			details["compromised"] = "true"
-			if err := revokeCompromised(ctx, tx, c, existing, res.Rotation); err != nil {
+			if err := revokeCompromised(ctx, tx, out, c, existing, res.Rotation); err != nil {
 				return err
 			}
 		}
@@ -243,6 +250,9 @@ func (s *Service) RenewSecret(ctx context.Context, domainName, ref, id string, r
 		}
 		res, err = s.replace(ctx, tx, d, c, existing, func(sec watchword.Secret) bool { return sec.ID == id }, t, "renew", SecretCreate{Description: old.Description})
 		if err != nil {
+			return err
+		}
+		if err := newOutbox(tx, d).emit(ctx, c, watchword.EventSecretRotated, res.Secret.Secret, rotatedEvent(res.Rotation, existing, false)); err != nil {
 			return err
 		}
 		return audit(ctx, tx, watchword.ActionSecretRenew, d.ID, "secret", id, rotationDetails(res.Rotation))
@@ -297,12 +307,16 @@ func rotationDetails(r watchword.Rotation) map[string]string {
 
 // revokeCompromised revokes the secrets a compromised rotation replaced and
 // the client's refresh tokens and unused codes.
-func revokeCompromised(ctx context.Context, tx store.Tx, c watchword.Client, before []watchword.Secret, rot watchword.Rotation) error {
+func revokeCompromised(ctx context.Context, tx store.Tx, out *outbox, c watchword.Client, before []watchword.Secret, rot watchword.Rotation) error {
 	now := tx.Now()
 	by := watchword.ActorFromContext(ctx).String()
 	for _, sec := range before {
 		if slices.ContainsFunc(rot.Old, func(o watchword.RotatedSecret) bool { return o.ID == sec.ID }) {
-			if err := tx.UpdateSecret(ctx, sec.Retire(now, 0).Revoke(now, by, "compromised")); err != nil {
+			revoked := sec.Retire(now, 0).Revoke(now, by, "compromised")
+			if err := tx.UpdateSecret(ctx, revoked); err != nil {
+				return err
+			}
+			if err := out.emit(ctx, c, watchword.EventSecretRevoked, revoked, revokedEvent("compromised", true)); err != nil {
 				return err
 			}
 		}
@@ -369,6 +383,9 @@ func (s *Service) RevokeSecret(ctx context.Context, domainName, ref, id string, 
 			}
 		}
 		sec = sec.WithStatus(now)
+		if err := newOutbox(tx, d).emit(ctx, c, watchword.EventSecretRevoked, sec, revokedEvent(in.Reason, in.Compromised)); err != nil {
+			return err
+		}
 		return audit(ctx, tx, watchword.ActionSecretRevoke, d.ID, "secret", id, map[string]string{
 			"client_id": c.ID, "hint": sec.Hint, "reason": in.Reason, "compromised": strconv.FormatBool(in.Compromised)})
 	})

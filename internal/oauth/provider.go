@@ -45,12 +45,16 @@ type Provider struct {
 	Usage    *Usage
 	Throttle *Throttle
 	Metrics  *Metrics
+	// Authenticator checks what people type into the login page; nil means
+	// the domain's built-in user directory.
+	Authenticator Authenticator
 	// BaseURL is the public URL the issuers hang below, without a trailing slash.
 	BaseURL string
 	Now     func() time.Time
 	Logger  *slog.Logger
 
 	engine  http.Handler
+	pages   http.Handler // login, consent, signed-out
 	domains domainCache
 	revoked revocations
 }
@@ -69,7 +73,11 @@ func NewProvider(p *Provider) *Provider {
 	}
 	p.domains.ttl = time.Second
 	p.revoked.ttl = 500 * time.Millisecond
+	if p.Authenticator == nil {
+		p.Authenticator = newDirectory(p.Store)
+	}
 	p.engine = op.RegisterServer(&server{p: p}, endpoints, op.WithServerCORSOptions(nil))
+	p.pages = newLoginPages(p, p.Authenticator)
 	return p
 }
 
@@ -120,9 +128,14 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
 	hw := &headerWriter{ResponseWriter: w, issuer: info.issuer, status: http.StatusOK}
 	start := time.Now()
-	if err := guard(hw, r2, "/"+rest); err != nil {
+	switch err := guard(hw, r2, "/"+rest); {
+	case err != nil:
 		writeOAuthError(hw, err.status, err.code, err.description)
-	} else {
+	case pagePaths["/"+rest]:
+		p.pages.ServeHTTP(hw, r2)
+	case "/"+rest == endpoints.Userinfo.Relative():
+		p.engine.ServeHTTP(newBearerWriter(hw, r2), r2)
+	default:
 		p.engine.ServeHTTP(hw, r2)
 	}
 	endpoint := "/" + rest
@@ -135,7 +148,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // knownEndpoints bound the endpoint label of the metrics.
 var knownEndpoints = map[string]bool{
 	"/oauth/token": true, "/oauth/introspect": true, "/oauth/revoke": true, "/authorize": true, "/login": true,
-	"/userinfo": true, "/end_session": true, "/keys": true, "/.well-known/openid-configuration": true,
+	"/consent": true, "/signed-out": true, "/userinfo": true, "/end_session": true, "/keys": true, "/.well-known/openid-configuration": true,
 }
 
 // domainCache keeps domains for a short time: the token endpoint must not

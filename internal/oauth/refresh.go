@@ -3,7 +3,6 @@ package oauth
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -49,19 +48,24 @@ func (p *Provider) revokeRefresh(ctx context.Context, c watchword.Client, token 
 	if rt.ClientID != c.ID {
 		return oidc.ErrUnauthorizedClient().WithDescription("the token was not issued to this client")
 	}
-	return p.revokeFamily(ctx, rt.DomainID, rt.FamilyID)
+	return p.revokeFamily(ctx, rt.DomainID, rt.FamilyID, nil)
 }
 
 // revokeFamily revokes a grant's refresh tokens and marks the family so
-// that its access tokens introspect inactive.
-func (p *Provider) revokeFamily(ctx context.Context, domainID, familyID string) error {
+// that its access tokens introspect inactive, with ev (if any) as its audit
+// record, in one transaction.
+func (p *Provider) revokeFamily(ctx context.Context, domainID, familyID string, ev *watchword.AuditEvent) error {
 	now := p.Now()
 	defer p.revoked.forget()
 	return p.Store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.RevokeFamily(ctx, familyID, now); err != nil {
 			return err
 		}
-		// Long enough to outlive every access token of the family.
-		return tx.MarkRevoked(ctx, watchword.RevokedToken{ID: familyID, DomainID: domainID, ExpiresAt: now.Add(400 * 24 * time.Hour)})
+		err := tx.MarkRevoked(ctx, watchword.RevokedToken{ID: familyID, DomainID: domainID, ExpiresAt: now.Add(watchword.FamilyRevocationLifetime)})
+		if err != nil || ev == nil {
+			return err
+		}
+		ev.Time = tx.Now()
+		return tx.AppendAudit(ctx, *ev)
 	})
 }

@@ -61,7 +61,7 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 		RevocationEndpointAuthMethodsSupported:    authMethods[:2],
 		IntrospectionEndpointAuthMethodsSupported: authMethods[:2],
 		CodeChallengeMethodsSupported:             []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
-		ClaimsSupported:                           []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name", "preferred_username", "email"},
+		ClaimsSupported:                           []string{"sub", "iss", "aud", "azp", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email"},
 		RequestParameterSupported:                 false,
 		RequestURIParameterSupported:              false,
 	}), nil

@@ -87,6 +87,51 @@ type Reader interface {
 	// IsRevoked reports whether any of ids (an access token's jti, its
 	// family) is marked revoked.
 	IsRevoked(ctx context.Context, ids ...string) (bool, error)
+
+	NotificationReader
+}
+
+// NotificationReader holds the reads of lifecycle notifications.
+type NotificationReader interface {
+	GetChannel(ctx context.Context, domainID, id string) (watchword.Channel, error)
+	GetChannelByName(ctx context.Context, domainID, name string) (watchword.Channel, error)
+	// ListChannels returns a domain's channels ordered by name.
+	ListChannels(ctx context.Context, domainID string) ([]watchword.Channel, error)
+
+	GetNotification(ctx context.Context, domainID, id string) (watchword.Notification, error)
+	// ListNotifications returns a page of notifications matching every set
+	// field of f, newest first, and the number that match.
+	ListNotifications(ctx context.Context, f watchword.NotificationFilter) ([]watchword.Notification, int, error)
+
+	// ListUnmarkedExpired returns up to limit secrets, with their clients,
+	// whose expiry is at or before at and that the expiry sweep has not
+	// marked yet; revoked and deleted secrets and those of deleted clients
+	// are left out. Oldest expiry first.
+	ListUnmarkedExpired(ctx context.Context, at time.Time, limit int) ([]ClientSecret, error)
+	// ListExpiringSecrets returns up to limit valid, non-retiring secrets of
+	// the live clients of a domain whose expiry is in (after, until], with
+	// their clients, ordered by secret id and starting after afterID.
+	ListExpiringSecrets(ctx context.Context, domainID string, after, until time.Time, afterID string, limit int) ([]ClientSecret, error)
+}
+
+// ClientSecret is a secret and its client.
+type ClientSecret struct {
+	Client watchword.Client
+	Secret watchword.Secret
+}
+
+// Job is the persisted state of a scheduled job (internal/jobs).
+type Job struct {
+	Name string
+	// Spec is the schedule NextRunAt was computed from.
+	Spec      string
+	NextRunAt time.Time
+	LastRunAt *time.Time
+	LastError string
+	// LockedBy and LockedUntil are the lease of the instance running the
+	// job; after LockedUntil any instance may take it over.
+	LockedBy    string
+	LockedUntil *time.Time
 }
 
 // Tx is one database transaction.
@@ -151,6 +196,46 @@ type Tx interface {
 	MarkClientFamiliesRevoked(ctx context.Context, clientID string, expiresAt time.Time) error
 	// MarkRevoked records a revoked access token or family; idempotent.
 	MarkRevoked(ctx context.Context, r watchword.RevokedToken) error
+
+	NotificationWriter
+}
+
+// NotificationWriter holds the writes of lifecycle notifications.
+type NotificationWriter interface {
+	CreateChannel(ctx context.Context, c watchword.Channel) error // ErrAlreadyExists on (domain, name)
+	UpdateChannel(ctx context.Context, c watchword.Channel) error // ErrNotFound, ErrAlreadyExists
+	DeleteChannel(ctx context.Context, domainID, id string) error // ErrNotFound
+
+	// EnqueueNotification adds n to the outbox, in the transaction of the
+	// change that caused it. ErrAlreadyExists on a taken id or (event,
+	// channel).
+	EnqueueNotification(ctx context.Context, n watchword.Notification) error
+	// ClaimNotifications leases to owner until until up to limit pending
+	// notifications that are due at Now and not leased by anyone else
+	// (never leased, or their lease ended), oldest due first, and returns
+	// them as leased. Concurrent claims get disjoint sets (FOR UPDATE SKIP
+	// LOCKED on PostgreSQL; SQLite transactions are serial).
+	ClaimNotifications(ctx context.Context, owner string, until time.Time, limit int) ([]watchword.Notification, error)
+	// UpdateNotification writes the delivery state of n (status, attempts,
+	// times, last error) and its lease, if the lease is still owner's ("":
+	// nobody's). ErrConflict if another instance holds it now, ErrNotFound
+	// if there is no such notification.
+	UpdateNotification(ctx context.Context, n watchword.Notification, owner string) error
+
+	// MarkSecretExpired sets the secret's ExpiredNotifiedAt to at if it is
+	// unset: ErrConflict if it was already set, ErrNotFound for no secret.
+	// UpdateSecret never writes that field, so a concurrent update cannot
+	// clear the mark.
+	MarkSecretExpired(ctx context.Context, id string, at time.Time) error
+	// CreateExpiryNotice records that the notice of thresholdDays went out
+	// for a secret expiring at expiresAt; ErrAlreadyExists if it already did.
+	CreateExpiryNotice(ctx context.Context, secretID string, thresholdDays int, expiresAt, at time.Time) error
+
+	// LockJob returns a job's state and locks it until the end of the
+	// transaction; ErrNotFound if it has none yet.
+	LockJob(ctx context.Context, name string) (Job, error)
+	CreateJob(ctx context.Context, j Job) error // ErrAlreadyExists
+	UpdateJob(ctx context.Context, j Job) error // ErrNotFound
 }
 
 // Pagination defaults shared by every list.

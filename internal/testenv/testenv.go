@@ -40,6 +40,13 @@ type Options struct {
 	Logs      io.Writer
 	// MaxSecretsPerClient raises the server-wide cap (default 10).
 	MaxSecretsPerClient int
+	// Jobs runs the background jobs (delivery, expiry sweep and notices)
+	// every JobsInterval (default 20ms). Without it they run only when a
+	// test calls Server.Jobs, so that a test clock decides what is due.
+	Jobs         bool
+	JobsInterval time.Duration
+	// SMTP, if its Host is set, lets the server send email notifications.
+	SMTP config.SMTP
 }
 
 // Start runs a server on backend until the test ends.
@@ -53,6 +60,13 @@ func Start(t testing.TB, backend string, opts Options) *Server {
 	cfg.ShutdownTimeout = 5 * time.Second
 	if opts.MaxSecretsPerClient > 0 {
 		cfg.Secrets.MaxPerClient = opts.MaxSecretsPerClient
+	}
+	cfg.Jobs.Enabled, cfg.Jobs.Interval = opts.Jobs, 20*time.Millisecond
+	if opts.JobsInterval > 0 {
+		cfg.Jobs.Interval = opts.JobsInterval
+	}
+	if opts.SMTP.Host != "" {
+		cfg.SMTP = opts.SMTP
 	}
 	switch {
 	case opts.Database != "":

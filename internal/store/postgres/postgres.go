@@ -51,6 +51,7 @@ var dialect = sqlstore.Dialect{
 	IsRetryable:      func(err error) bool { c := pgCode(err); return c == "40001" || c == "40P01" },
 	TxOptions:        &sql.TxOptions{Isolation: sql.LevelReadCommitted},
 	LockClientSuffix: " FOR UPDATE",
+	SkipLockedSuffix: " FOR UPDATE SKIP LOCKED",
 	Savepoints:       true,
 }
 

@@ -40,6 +40,14 @@ func TestTwoInstances(t *testing.T) {
 	storetest.RunConcurrencyTest(t, open(t, url), open(t, url))
 }
 
+// TestTwoInstancesClaim has two pools on one database claim outbox rows at
+// once, as two dispatchers would: FOR UPDATE SKIP LOCKED and the lease must
+// hand each row to exactly one of them.
+func TestTwoInstancesClaim(t *testing.T) {
+	url := pgtest.URL(t)
+	storetest.RunClaimConcurrencyTest(t, open(t, url), open(t, url))
+}
+
 // TestConcurrentMigrations opens several instances on a new database at
 // once: the advisory lock lets exactly one of them apply the migrations.
 func TestConcurrentMigrations(t *testing.T) {
@@ -63,7 +71,7 @@ func TestConcurrentMigrations(t *testing.T) {
 	for _, a := range applied {
 		if len(a) > 0 {
 			migrated++
-			if want := []string{"0001_init.sql", "0002_oauth.sql"}; !slices.Equal(a, want) {
+			if want := storetest.MigrationFiles(t, "migrations"); !slices.Equal(a, want) {
 				t.Errorf("migrations applied = %q, want %q", a, want)
 			}
 		}

@@ -45,6 +45,12 @@ func TestTwoHandles(t *testing.T) {
 	storetest.RunConcurrencyTest(t, open(t, path), open(t, path))
 }
 
+// TestTwoHandlesClaim has two handles on one file claim outbox rows at once.
+func TestTwoHandlesClaim(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "watchword.db")
+	storetest.RunClaimConcurrencyTest(t, open(t, path), open(t, path))
+}
+
 func TestMigrationsOnce(t *testing.T) {
 	// Characters that mean something in a URI must stay part of the path.
 	dir := filepath.Join(t.TempDir(), "dir with spaces?&#%")
@@ -53,7 +59,7 @@ func TestMigrationsOnce(t *testing.T) {
 	}
 	path := filepath.Join(dir, "watchword.db")
 	first := open(t, path).MigrationsApplied()
-	if want := []string{"0001_init.sql", "0002_oauth.sql"}; !slices.Equal(first, want) {
+	if want := storetest.MigrationFiles(t, "migrations"); !slices.Equal(first, want) {
 		t.Errorf("first Open applied %q, want %q", first, want)
 	}
 	if again := open(t, path).MigrationsApplied(); len(again) != 0 {

@@ -12,9 +12,9 @@ import (
 
 // Columns, in the order the scan functions read them.
 const (
-	domainCols   = "id, name, description, policy, oauth, created_at, updated_at"
-	clientCols   = "id, domain_id, name, description, type, grant_types, redirect_uris, scopes, disabled, policy, oauth, created_at, updated_at, deleted_at"
-	secretCols   = "id, client_id, description, hint, hash, key_id, source, created_at, created_by, expires_at, retiring_since, revoked_at, revoked_by, revoked_reason, deleted_at, last_used_at, use_count"
+	domainCols   = "id, name, description, policy, oauth, notification_settings, created_at, updated_at"
+	clientCols   = "id, domain_id, name, description, type, grant_types, redirect_uris, scopes, disabled, policy, oauth, created_at, updated_at, deleted_at, contacts"
+	secretCols   = "id, client_id, description, hint, hash, key_id, source, created_at, created_by, expires_at, retiring_since, revoked_at, revoked_by, revoked_reason, deleted_at, last_used_at, use_count, expired_notified_at"
 	rotationCols = "id, client_id, at, initiated_by, kind, new_secret_id, new_secret_hint, old_secrets, transition"
 	auditCols    = "id, occurred_at, actor, action, domain_id, target_type, target_id, outcome, request_id, details"
 	tokenCols    = "id, name, role, hint, hash, key_id, created_at, created_by, revoked_at, revoked_by"
@@ -39,9 +39,9 @@ func likeContains(s string) string {
 
 func scanDomain(sc scanner) (watchword.Domain, error) {
 	var d watchword.Domain
-	var policy, oauth string
+	var policy, oauth, notify string
 	var created, updated int64
-	if err := sc.Scan(&d.ID, &d.Name, &d.Description, &policy, &oauth, &created, &updated); err != nil {
+	if err := sc.Scan(&d.ID, &d.Name, &d.Description, &policy, &oauth, &notify, &created, &updated); err != nil {
 		return d, err
 	}
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -50,6 +50,9 @@ func scanDomain(sc scanner) (watchword.Domain, error) {
 	}
 	if err := fromJSON(oauth, &d.OAuth); err != nil {
 		return d, fmt.Errorf("domain %s oauth: %w", d.ID, err)
+	}
+	if err := fromJSON(notify, &d.Notifications); err != nil {
+		return d, fmt.Errorf("domain %s notification settings: %w", d.ID, err)
 	}
 	return d, nil
 }
@@ -75,45 +78,48 @@ func (r *reader) ListDomains(ctx context.Context) ([]watchword.Domain, error) {
 	return list(ctx, r, "list domains", scanDomain, "SELECT "+domainCols+" FROM domains ORDER BY name")
 }
 
-// domainJSON encodes the policy and OAuth settings of d.
-func domainJSON(d watchword.Domain) (policy, oauth string, err error) {
+// domainJSON encodes the policy, OAuth and notification settings of d.
+func domainJSON(d watchword.Domain) (policy, oauth, notify string, err error) {
 	if policy, err = toJSON(d.Policy); err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
-	oauth, err = toJSON(d.OAuth)
-	return policy, oauth, err
+	if oauth, err = toJSON(d.OAuth); err != nil {
+		return "", "", "", err
+	}
+	notify, err = toJSON(d.Notifications)
+	return policy, oauth, notify, err
 }
 
 func (t *txn) CreateDomain(ctx context.Context, d watchword.Domain) error {
-	policy, oauth, err := domainJSON(d)
+	policy, oauth, notify, err := domainJSON(d)
 	if err != nil {
 		return fmt.Errorf("create domain: %w", err)
 	}
 	return t.execOne(ctx, "create domain", true,
-		"INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?, ?)",
-		d.ID, d.Name, d.Description, policy, oauth, micros(d.CreatedAt), micros(d.UpdatedAt))
+		"INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		d.ID, d.Name, d.Description, policy, oauth, notify, micros(d.CreatedAt), micros(d.UpdatedAt))
 }
 
 func (t *txn) UpdateDomain(ctx context.Context, d watchword.Domain) error {
-	policy, oauth, err := domainJSON(d)
+	policy, oauth, notify, err := domainJSON(d)
 	if err != nil {
 		return fmt.Errorf("update domain: %w", err)
 	}
 	return t.execOne(ctx, "update domain", true,
-		"UPDATE domains SET name = ?, description = ?, policy = ?, oauth = ?, updated_at = ? WHERE id = ?",
-		d.Name, d.Description, policy, oauth, micros(d.UpdatedAt), d.ID)
+		"UPDATE domains SET name = ?, description = ?, policy = ?, oauth = ?, notification_settings = ?, updated_at = ? WHERE id = ?",
+		d.Name, d.Description, policy, oauth, notify, micros(d.UpdatedAt), d.ID)
 }
 
 // ---- clients
 
 func scanClient(sc scanner) (watchword.Client, error) {
 	var c watchword.Client
-	var grants, redirects, scopes, oauth string
+	var grants, redirects, scopes, oauth, contacts string
 	var policy sql.NullString
 	var created, updated int64
 	var deleted sql.NullInt64
 	err := sc.Scan(&c.ID, &c.DomainID, &c.Name, &c.Description, &c.Type, &grants, &redirects, &scopes,
-		&c.Disabled, &policy, &oauth, &created, &updated, &deleted)
+		&c.Disabled, &policy, &oauth, &created, &updated, &deleted, &contacts)
 	if err != nil {
 		return c, err
 	}
@@ -121,7 +127,7 @@ func scanClient(sc scanner) (watchword.Client, error) {
 	for _, f := range []struct {
 		s string
 		v any
-	}{{grants, &c.GrantTypes}, {redirects, &c.RedirectURIs}, {scopes, &c.Scopes}, {oauth, &c.OAuth}} {
+	}{{grants, &c.GrantTypes}, {redirects, &c.RedirectURIs}, {scopes, &c.Scopes}, {oauth, &c.OAuth}, {contacts, &c.Contacts}} {
 		if err := fromJSON(f.s, f.v); err != nil {
 			return c, fmt.Errorf("client %s: %w", c.ID, err)
 		}
@@ -142,13 +148,14 @@ func clientArgs(c watchword.Client) ([]any, error) {
 	scopes, err3 := toJSON(c.Scopes)
 	policy, err4 := nullJSON(c.Policy)
 	oauth, err5 := toJSON(c.OAuth)
-	for _, err := range []error{err1, err2, err3, err4, err5} {
+	contacts, err6 := toJSON(c.Contacts)
+	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
 		if err != nil {
 			return nil, err
 		}
 	}
 	return []any{c.Name, c.Description, string(c.Type), grants, redirects, scopes, c.Disabled, policy, oauth,
-		micros(c.CreatedAt), micros(c.UpdatedAt), nullMicros(c.DeletedAt)}, nil
+		micros(c.CreatedAt), micros(c.UpdatedAt), nullMicros(c.DeletedAt), contacts}, nil
 }
 
 func (r *reader) GetClient(ctx context.Context, domainID, id string) (watchword.Client, error) {
@@ -202,7 +209,7 @@ func (t *txn) CreateClient(ctx context.Context, c watchword.Client) error {
 		return fmt.Errorf("create client: %w", err)
 	}
 	return t.execOne(ctx, "create client", true,
-		"INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		append([]any{c.ID, c.DomainID}, args...)...)
 }
 
@@ -216,7 +223,7 @@ func (t *txn) UpdateClient(ctx context.Context, c watchword.Client) error {
 	args = append(args[:9:9], args[10:]...) // drop created_at
 	return t.execOne(ctx, "update client", true,
 		`UPDATE clients SET name = ?, description = ?, type = ?, grant_types = ?, redirect_uris = ?, scopes = ?,
-			disabled = ?, policy = ?, oauth = ?, updated_at = ?, deleted_at = ?
+			disabled = ?, policy = ?, oauth = ?, updated_at = ?, deleted_at = ?, contacts = ?
 		WHERE domain_id = ? AND id = ? AND deleted_at IS NULL`,
 		append(args, c.DomainID, c.ID)...)
 }
@@ -226,15 +233,16 @@ func (t *txn) UpdateClient(ctx context.Context, c watchword.Client) error {
 func scanSecret(sc scanner) (watchword.Secret, error) {
 	var s watchword.Secret
 	var created int64
-	var expires, retiring, revoked, deleted, used sql.NullInt64
+	var expires, retiring, revoked, deleted, used, expiredNotified sql.NullInt64
 	err := sc.Scan(&s.ID, &s.ClientID, &s.Description, &s.Hint, &s.Hash, &s.KeyID, &s.Source, &created, &s.CreatedBy,
-		&expires, &retiring, &revoked, &s.RevokedBy, &s.RevokedReason, &deleted, &used, &s.UseCount)
+		&expires, &retiring, &revoked, &s.RevokedBy, &s.RevokedReason, &deleted, &used, &s.UseCount, &expiredNotified)
 	if err != nil {
 		return s, err
 	}
 	s.CreatedAt = fromMicros(created)
 	s.ExpiresAt, s.RetiringSince, s.RevokedAt = fromNullMicros(expires), fromNullMicros(retiring), fromNullMicros(revoked)
 	s.DeletedAt, s.LastUsedAt = fromNullMicros(deleted), fromNullMicros(used)
+	s.ExpiredNotifiedAt = fromNullMicros(expiredNotified)
 	return s, nil
 }
 
@@ -253,13 +261,14 @@ func (r *reader) ListSecrets(ctx context.Context, clientID string) ([]watchword.
 
 func (t *txn) CreateSecret(ctx context.Context, s watchword.Secret) error {
 	return t.execOne(ctx, "create secret", true,
-		"INSERT INTO secrets ("+secretCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO secrets ("+secretCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.ID, s.ClientID, s.Description, s.Hint, s.Hash, s.KeyID, string(s.Source), micros(s.CreatedAt), s.CreatedBy,
 		nullMicros(s.ExpiresAt), nullMicros(s.RetiringSince), nullMicros(s.RevokedAt), s.RevokedBy, s.RevokedReason,
-		nullMicros(s.DeletedAt), nullMicros(s.LastUsedAt), s.UseCount)
+		nullMicros(s.DeletedAt), nullMicros(s.LastUsedAt), s.UseCount, nullMicros(s.ExpiredNotifiedAt))
 }
 
-// UpdateSecret replaces a secret's fields except its client and creation.
+// UpdateSecret replaces a secret's fields except its client, creation and
+// ExpiredNotifiedAt (see MarkSecretExpired).
 func (t *txn) UpdateSecret(ctx context.Context, s watchword.Secret) error {
 	return t.execOne(ctx, "update secret", false,
 		`UPDATE secrets SET description = ?, hint = ?, hash = ?, key_id = ?, source = ?, expires_at = ?,

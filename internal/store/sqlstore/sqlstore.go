@@ -38,6 +38,11 @@ type Dialect struct {
 	// " FOR UPDATE". SQLite needs none: its transactions are IMMEDIATE, so a
 	// Tx is already the only writer.
 	LockClientSuffix string
+	// SkipLockedSuffix is appended to the SELECT that picks the outbox rows
+	// a dispatcher claims, e.g. " FOR UPDATE SKIP LOCKED", so that
+	// concurrent claimers take disjoint rows without waiting for each
+	// other. SQLite needs none, for the same reason as LockClientSuffix.
+	SkipLockedSuffix string
 	// Savepoints wraps each write that may violate a constraint in a
 	// savepoint. PostgreSQL aborts the whole transaction on any failed
 	// statement; the savepoint keeps the Tx usable after ErrAlreadyExists,

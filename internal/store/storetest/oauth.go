@@ -954,8 +954,9 @@ func CheckV1Backfill(t *testing.T, s store.Store) {
 			DefaultTransition: watchword.Duration(time.Hour), MaxTransition: watchword.Duration(24 * time.Hour),
 			AllowCustom: true, MinCustomLength: 32,
 		},
-		OAuth:     watchword.DefaultDomainOAuth(),
-		CreatedAt: time.UnixMicro(1).UTC(), UpdatedAt: time.UnixMicro(2).UTC(),
+		OAuth:         watchword.DefaultDomainOAuth(),
+		Notifications: watchword.DefaultNotificationSettings(), // migration 3
+		CreatedAt:     time.UnixMicro(1).UTC(), UpdatedAt: time.UnixMicro(2).UTC(),
 	})
 	for _, tc := range []struct{ id, method string }{
 		{"cli-conf", watchword.AuthMethodBasic},

@@ -72,6 +72,16 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentRecordSecretUse", testConcurrentRecordSecretUse},
 		{"DeleteExpired", testDeleteExpired},
 		{"GrantsRollback", testGrantsRollback},
+
+		{"NotificationSettings", testNotificationSettings},
+		{"Channels", testChannels},
+		{"Notifications", testNotifications},
+		{"ClaimNotifications", testClaimNotifications},
+		{"ConcurrentClaimNotifications", func(t *testing.T, s store.Store) { RunClaimConcurrencyTest(t, s) }},
+		{"MarkSecretExpired", testMarkSecretExpired},
+		{"ExpiryNotices", testExpiryNotices},
+		{"ExpiryQueries", testExpiryQueries},
+		{"Jobs", testJobs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
@@ -172,7 +182,7 @@ func wantClient(c watchword.Client) watchword.Client {
 func wantSecret(s watchword.Secret) watchword.Secret {
 	s.CreatedAt = store.Truncate(s.CreatedAt)
 	s.ExpiresAt, s.RetiringSince, s.RevokedAt = tr(s.ExpiresAt), tr(s.RetiringSince), tr(s.RevokedAt)
-	s.DeletedAt, s.LastUsedAt = tr(s.DeletedAt), tr(s.LastUsedAt)
+	s.DeletedAt, s.LastUsedAt, s.ExpiredNotifiedAt = tr(s.DeletedAt), tr(s.LastUsedAt), tr(s.ExpiredNotifiedAt)
 	s.Status = "" // never stored
 	return s
 }
