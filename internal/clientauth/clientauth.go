@@ -66,14 +66,17 @@ func (v *Verifier) reader() Reader {
 func (v *Verifier) Verify(ctx context.Context, domainID, clientID, presented string) (watchword.Client, watchword.Secret, error) {
 	now := v.Now()
 	c, err := v.reader().GetClient(ctx, domainID, clientID)
-	if errors.Is(err, store.ErrNotFound) {
-		v.Hasher.Burn(presented)
-		return c, watchword.Secret{}, &Failure{ReasonUnknownClient}
-	} else if err != nil {
+	unknown := errors.Is(err, store.ErrNotFound)
+	if err != nil && !unknown {
 		return c, watchword.Secret{}, err
 	}
+	// An unknown client goes through the same lookups and hashing as a
+	// known one (with no client, nothing matches), so that its answer takes
+	// as long.
 	sec, err := v.match(ctx, c, presented)
-	if err != nil {
+	if unknown {
+		return watchword.Client{}, watchword.Secret{}, &Failure{ReasonUnknownClient}
+	} else if err != nil {
 		return c, sec, err
 	}
 	switch {
