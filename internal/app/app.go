@@ -111,6 +111,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		opts.Stderr = os.Stderr
 	}
 	logger := logging.New(opts.Stderr, cfg.Log.Format, cfg.Log.Level)
+	// zitadel/oidc logs through the default logger only.
+	slog.SetDefault(logger)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -38,7 +37,6 @@ flags override the environment, which overrides the file.`,
 			if err != nil {
 				return err
 			}
-			slog.SetDefault(a.Logger) // zitadel/oidc logs through the default logger only
 			if a.FirstToken != nil {
 				fmt.Fprintf(cmd.OutOrStdout(), "Created the default domain and the first admin token (shown once, also stored in %s):\n\n    %s\n\n",
 					filepath.Join(cfg.DataDir, app.AdminTokenFile), a.FirstToken.Plaintext)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -78,8 +77,6 @@ func Start(t testing.TB, backend string, opts Options) *Server {
 	if logs == nil {
 		logs = io.Discard
 	}
-	// zitadel/oidc logs through the default logger only.
-	slog.SetDefault(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	a, err := app.New(t.Context(), cfg, app.Options{Now: opts.Now, Stderr: logs})
 	if err != nil {
 		t.Fatalf("start server: %v", err)
