@@ -286,15 +286,18 @@ const (
 	MaxThresholdDays  = 366
 )
 
-// Validate checks the settings except the schedule's syntax, which the
-// service parses; every problem is reported at once.
-func (n NotificationSettings) Validate() error {
+// Validate checks the settings, every problem at once. parseSchedule
+// checks the schedule's syntax (the cron parser lives outside this
+// package).
+func (n NotificationSettings) Validate(parseSchedule func(string) error) error {
 	var errs Errors
 	if err := ValidateEmails("owners", n.Owners); err != nil {
 		errs = append(errs, err)
 	}
 	if strings.TrimSpace(n.ExpirySchedule) == "" || len(n.ExpirySchedule) > 128 {
 		errs.Add("expiry_schedule", "must be a cron expression such as %q", DefaultExpirySchedule)
+	} else if err := parseSchedule(n.ExpirySchedule); err != nil {
+		errs.Add("expiry_schedule", "invalid cron expression %q: %v", n.ExpirySchedule, err)
 	}
 	if len(n.ExpiryThresholds) > 10 {
 		errs.Add("expiry_thresholds", "at most 10 thresholds")

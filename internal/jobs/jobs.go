@@ -85,6 +85,18 @@ type Runner struct {
 	RetryDelay time.Duration
 
 	once sync.Once
+	mu   sync.Mutex
+	// wake remembers, per job, the schedule and the earliest time the job
+	// can need this instance again (its next run, or the end of another
+	// instance's lease), so that a tick does not lock every job's row.
+	// Other instances only ever move those times later, or change the
+	// schedule, which a different spec reveals.
+	wake map[string]wakeAt
+}
+
+type wakeAt struct {
+	spec string
+	at   time.Time
 }
 
 func (r *Runner) init() {
@@ -110,7 +122,22 @@ func (r *Runner) init() {
 		if r.RetryDelay <= 0 {
 			r.RetryDelay = DefaultRetryDelay
 		}
+		r.wake = map[string]wakeAt{}
 	})
+}
+
+// asleep reports whether job name (with schedule spec) cannot be due yet.
+func (r *Runner) asleep(name, spec string, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w, ok := r.wake[name]
+	return ok && w.spec == spec && now.Before(w.at)
+}
+
+func (r *Runner) sleepUntil(name, spec string, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.wake[name] = wakeAt{spec, at}
 }
 
 // Run runs the scheduled jobs and the dispatcher every Interval until ctx
@@ -207,7 +234,10 @@ func (r *Runner) RunScheduled(ctx context.Context) error {
 // and no other instance holds it, and records the outcome.
 func (r *Runner) runJob(ctx context.Context, name, spec string, sched cron.Schedule, work func(ctx context.Context, at time.Time) error) error {
 	now := store.Truncate(r.Now())
-	var fire time.Time
+	if r.asleep(name, spec, now) {
+		return nil
+	}
+	var fire, wake time.Time
 	claimed := false
 	err := r.Store.Tx(ctx, func(tx store.Tx) error {
 		claimed = false
@@ -215,9 +245,11 @@ func (r *Runner) runJob(ctx context.Context, name, spec string, sched cron.Sched
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// First sight of this job: its first run is the next time due.
-			err := tx.CreateJob(ctx, store.Job{Name: name, Spec: spec, NextRunAt: sched.Next(now)})
+			wake = sched.Next(now)
+			err := tx.CreateJob(ctx, store.Job{Name: name, Spec: spec, NextRunAt: wake})
 			if errors.Is(err, store.ErrAlreadyExists) {
-				return nil // another instance created it
+				wake = now // another instance created it: look again next tick
+				return nil
 			}
 			return err
 		case err != nil:
@@ -225,9 +257,14 @@ func (r *Runner) runJob(ctx context.Context, name, spec string, sched cron.Sched
 		case j.Spec != spec:
 			// The schedule changed: the next run follows the new one.
 			j.Spec, j.NextRunAt = spec, sched.Next(now)
+			wake = j.NextRunAt
 			return tx.UpdateJob(ctx, j)
-		case now.Before(j.NextRunAt), j.LockedUntil != nil && now.Before(*j.LockedUntil):
-			return nil // not due, or running (or backing off) elsewhere
+		case now.Before(j.NextRunAt):
+			wake = j.NextRunAt
+			return nil
+		case j.LockedUntil != nil && now.Before(*j.LockedUntil):
+			wake = *j.LockedUntil // running, or backing off, elsewhere
+			return nil
 		}
 		fire = latestFire(sched, j.NextRunAt, now)
 		until := now.Add(r.Lease)
@@ -235,15 +272,21 @@ func (r *Runner) runJob(ctx context.Context, name, spec string, sched cron.Sched
 		claimed = true
 		return tx.UpdateJob(ctx, j)
 	})
-	if err != nil || !claimed {
+	if err != nil {
 		return err
+	}
+	if !claimed {
+		r.sleepUntil(name, spec, wake)
+		return nil
 	}
 
 	workErr := work(ctx, fire)
 
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	wake = time.Time{}
 	err = r.Store.Tx(rctx, func(tx store.Tx) error {
+		wake = time.Time{}
 		j, err := tx.LockJob(rctx, name)
 		if err != nil {
 			return err
@@ -256,15 +299,18 @@ func (r *Runner) runJob(ctx context.Context, name, spec string, sched cron.Sched
 			// Keep the lease as the back-off: any instance may try again
 			// once it ends, for the same due time.
 			retry := now.Add(r.RetryDelay)
-			j.LastError, j.LockedUntil = truncateError(workErr.Error()), &retry
+			j.LastError, j.LockedUntil, wake = truncateError(workErr.Error()), &retry, retry
 			return tx.UpdateJob(rctx, j)
 		}
 		if j.Spec == spec {
 			j.NextRunAt = sched.Next(fire)
 		}
-		j.LastRunAt, j.LastError, j.LockedBy, j.LockedUntil = &fire, "", "", nil
+		j.LastRunAt, j.LastError, j.LockedBy, j.LockedUntil, wake = &fire, "", "", nil, j.NextRunAt
 		return tx.UpdateJob(rctx, j)
 	})
+	if err == nil && !wake.IsZero() {
+		r.sleepUntil(name, spec, wake)
+	}
 	return errors.Join(workErr, err)
 }
 

@@ -316,7 +316,7 @@ func TestSweepJob(t *testing.T) {
 	})
 }
 
-// TestDispatchRetriesAndTakeover: a claimed notification whose dispatcher
+// TestDispatchTakeover: a claimed notification whose dispatcher
 // died is sent by another once the lease ends.
 func TestDispatchTakeover(t *testing.T) {
 	start := time.Date(2026, 4, 1, 4, 0, 0, 0, time.UTC)

@@ -19,6 +19,18 @@ const expiryBatch = 200
 // and the time zone of the schedule say.
 const day = 24 * time.Hour
 
+// errSkip ends a job's transaction without a change: the work was done by
+// another instance, or no longer applies.
+var errSkip = errors.New("skip")
+
+// fmtTime formats an optional time for audit details.
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
 // SweepExpired records that secrets have expired: for each secret whose
 // expiry has passed (and that is neither revoked nor deleted), one
 // transaction marks it, audits secret.expire and queues secret.expired. The

@@ -147,19 +147,7 @@ func (s *Service) SetNotificationSettings(ctx context.Context, domainName string
 	if n.ExpiryThresholds == nil {
 		n.ExpiryThresholds = slices.Clone(watchword.DefaultExpiryThresholds)
 	}
-	var errs watchword.Errors
-	if err := n.Validate(); err != nil {
-		var e *watchword.Error
-		if errors.As(err, &e) && e.Fields != nil {
-			errs = append(errs, e.Fields...)
-		} else if e != nil {
-			errs = append(errs, e)
-		}
-	}
-	if _, err := ParseSchedule(n.ExpirySchedule); err != nil && !slices.ContainsFunc(errs, func(e *watchword.Error) bool { return e.Field == "expiry_schedule" }) {
-		errs.Add("expiry_schedule", "invalid cron expression %q: %v", n.ExpirySchedule, err)
-	}
-	if err := errs.Err(); err != nil {
+	if err := n.Validate(func(spec string) error { _, err := ParseSchedule(spec); return err }); err != nil {
 		return watchword.Domain{}, err
 	}
 	slices.SortFunc(n.ExpiryThresholds, func(a, b int) int { return b - a }) // largest first, as shown
@@ -494,15 +482,4 @@ func (s *Service) RetryNotification(ctx context.Context, domainName, id string) 
 		})
 	})
 	return n, err
-}
-
-// errSkip ends a job's transaction without a change: the work was done by
-// another instance, or no longer applies.
-var errSkip = errors.New("skip")
-
-func fmtTime(t *time.Time) string {
-	if t == nil {
-		return "never"
-	}
-	return t.UTC().Format(time.RFC3339Nano)
 }

@@ -280,7 +280,6 @@ func TestSweepExpired(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := e.again()
-		other.Now = e.clock.Now
 
 		steps := []struct {
 			name   string
@@ -344,7 +343,6 @@ func TestConcurrentSweep(t *testing.T) {
 		total := 0
 		for i := range 6 {
 			svc := instances[i%len(instances)]
-			svc.Now = e.clock.Now
 			wg.Go(func() {
 				n, err := svc.SweepExpired(e.ctx)
 				if err != nil {
@@ -378,7 +376,7 @@ func TestExpiryNotices(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		const day = 24 * time.Hour
 		run := time.Date(2026, 4, 1, 5, 0, 0, 0, time.UTC) // a 05:00 run
-		e.withExpiry(t, 30*24)                              // secrets live 30 days
+		e.withExpiry(t, 30*24)                             // secrets live 30 days
 		cases := []struct {
 			client string
 			left   time.Duration // expiry - run
@@ -455,7 +453,6 @@ func TestExpiryNotices(t *testing.T) {
 			t.Errorf("the same run again sent %v, want nothing", got)
 		}
 		other := e.again()
-		other.Now = e.clock.Now
 		if got := notices(t, run, other); len(got) != 0 {
 			t.Errorf("another instance's run sent %v, want nothing", got)
 		}
@@ -518,7 +515,6 @@ func TestConcurrentNotices(t *testing.T) {
 		total := 0
 		for range 6 {
 			svc := e.again()
-			svc.Now = e.clock.Now
 			wg.Go(func() {
 				n, err := svc.SendExpiryNotices(e.ctx, id, run)
 				if err != nil {

@@ -51,6 +51,10 @@ func (m *Mailer) Send(ctx context.Context, to []string, msg []byte) (err error) 
 	if m == nil || m.Host == "" {
 		return errors.New("smtp: this server has no SMTP settings (smtp.host)")
 	}
+	from, err := mail.ParseAddress(m.From) // the envelope takes the bare address
+	if err != nil {
+		return fmt.Errorf("smtp.from: %w", err)
+	}
 	timeout := m.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -107,7 +111,7 @@ func (m *Mailer) Send(ctx context.Context, to []string, msg []byte) (err error) 
 			return fmt.Errorf("smtp: AUTH: %w", err)
 		}
 	}
-	if err := c.Mail(m.From); err != nil {
+	if err := c.Mail(from.Address); err != nil {
 		return fmt.Errorf("smtp: MAIL FROM: %w", err)
 	}
 	for _, rcpt := range to {
