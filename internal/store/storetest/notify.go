@@ -416,7 +416,9 @@ func testMarkSecretExpired(t *testing.T, s store.Store) {
 	sec.ExpiresAt = ptr(at(time.Hour))
 	seed(t, s, func(tx store.Tx) error { return tx.CreateSecret(ctx, sec) })
 
-	errs := race(t, s, func(i int, tx store.Tx) error { return tx.MarkSecretExpired(ctx, "sec-1", at(time.Duration(i)*time.Second)) })
+	errs := race(t, s, func(i int, tx store.Tx) error {
+		return tx.MarkSecretExpired(ctx, "sec-1", at(time.Duration(i)*time.Second))
+	})
 	winner := oneWinner(t, "MarkSecretExpired", errs, store.ErrConflict)
 	got, err := s.GetSecret(ctx, "sec-1")
 	must(t, "GetSecret", err)
