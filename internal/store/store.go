@@ -35,8 +35,9 @@ type Store interface {
 	// RecordSecretUse adds counts and raises last_used_at (never lowers it)
 	// for each secret, in one transaction; unknown ids are ignored.
 	RecordSecretUse(ctx context.Context, uses []watchword.SecretUse) error
-	// DeleteExpired removes auth requests, codes, refresh tokens and revoked
-	// token markers that expired before t, and returns how many rows went.
+	// DeleteExpired removes auth requests, codes, refresh tokens, revoked
+	// token markers and idempotency records that expired before t, and
+	// returns how many rows went.
 	DeleteExpired(ctx context.Context, t time.Time) (int64, error)
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
@@ -89,6 +90,11 @@ type Reader interface {
 	IsRevoked(ctx context.Context, ids ...string) (bool, error)
 
 	NotificationReader
+
+	// GetIdempotencyRecord returns the record of an actor's idempotency key,
+	// ErrNotFound if there is none. An expired record is returned until it
+	// is deleted or replaced; the caller checks ExpiresAt.
+	GetIdempotencyRecord(ctx context.Context, actorID, key string) (watchword.IdempotencyRecord, error)
 }
 
 // NotificationReader holds the reads of lifecycle notifications.
@@ -196,6 +202,16 @@ type Tx interface {
 	MarkClientFamiliesRevoked(ctx context.Context, clientID string, expiresAt time.Time) error
 	// MarkRevoked records a revoked access token or family; idempotent.
 	MarkRevoked(ctx context.Context, r watchword.RevokedToken) error
+
+	// CreateIdempotencyRecord records an actor's idempotency key. A record
+	// of the same actor and key that expired at or before Now is replaced;
+	// a live one is ErrAlreadyExists. On PostgreSQL a concurrent Tx that
+	// inserted the same key first makes this one wait for its outcome.
+	CreateIdempotencyRecord(ctx context.Context, r watchword.IdempotencyRecord) error
+	// UpdateIdempotencyRecord writes the resource and response fields of the
+	// record of r.ActorID and r.Key (Resource, CompletedAt, Status,
+	// ContentType, Response); ErrNotFound if there is none.
+	UpdateIdempotencyRecord(ctx context.Context, r watchword.IdempotencyRecord) error
 
 	NotificationWriter
 }

@@ -440,7 +440,7 @@ func (db *DB) DeleteExpired(ctx context.Context, t time.Time) (int64, error) {
 	err := db.Tx(ctx, func(tx store.Tx) error {
 		txn := tx.(*txn)
 		var n int64
-		for _, table := range []string{"auth_requests", "auth_codes", "refresh_tokens", "revoked_tokens"} {
+		for _, table := range []string{"auth_requests", "auth_codes", "refresh_tokens", "revoked_tokens", "idempotency_records"} {
 			m, err := txn.execN(ctx, "delete expired", "DELETE FROM "+table+" WHERE expires_at < ?", micros(t))
 			if err != nil {
 				return err
