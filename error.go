@@ -15,6 +15,9 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
+	// EUNPROCESSABLE: the request is well-formed but cannot be processed as
+	// sent, such as an idempotency key reused for a different request.
+	EUNPROCESSABLE = "unprocessable"
 )
 
 // Error is an application error that is safe to show to the caller.

@@ -105,6 +105,9 @@ func (s Secret) Revoke(now time.Time, by, reason string) Secret {
 type NewSecret struct {
 	Secret
 	Plaintext string `json:"secret"`
+	// Redacted is set, and Plaintext empty, in the replay of the response
+	// to a retried request: the value was in the first response only.
+	Redacted bool `json:"secret_redacted,omitempty"`
 }
 
 // RotatedSecret describes a secret that a rotation put into transition.

@@ -44,4 +44,7 @@ type AdminToken struct {
 type NewAdminToken struct {
 	AdminToken
 	Plaintext string `json:"token"`
+	// Redacted is set, and Plaintext empty, in the replay of the response
+	// to a retried request: the value was in the first response only.
+	Redacted bool `json:"token_redacted,omitempty"`
 }

@@ -7,6 +7,7 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/watchword/watchword"
@@ -53,7 +55,56 @@ type Client struct {
 	// OnResponse, if set, is called with the body of every successful
 	// response before it is decoded (the CLI prints it for -o json).
 	OnResponse func(body []byte)
+	// IdempotencyKeys, if set, gives every state-changing call (POST, PUT,
+	// PATCH, DELETE) a key, sent as the Idempotency-Key header, unless the
+	// call's context has one from WithIdempotencyKey. "" sends none.
+	IdempotencyKeys func() string
+	// Retries is how many more times a call that carries an idempotency key
+	// is sent, with the same key, after a transport error (no response).
+	// The server runs such a call at most once; a repeat of one that had
+	// succeeded gets the recorded response, without any secret value (see
+	// watchword.NewSecret.Redacted). Calls without a key are never retried.
+	Retries int
 }
+
+// NewIdempotencyKey returns a random idempotency key (128 bits, base32),
+// the usual Client.IdempotencyKeys.
+func NewIdempotencyKey() string { return rand.Text() }
+
+type idempotencyKeyContextKey struct{}
+
+// WithIdempotencyKey returns a context that makes a state-changing call
+// made with it send key as its Idempotency-Key, so that repeating the call
+// with the same key (for example after a crash of the caller) changes
+// nothing more.
+func WithIdempotencyKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, idempotencyKeyContextKey{}, key)
+}
+
+// idempotencyKey returns the key a call sends, "" for none.
+func (c *Client) idempotencyKey(ctx context.Context, method string) string {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		return ""
+	}
+	if key, ok := ctx.Value(idempotencyKeyContextKey{}).(string); ok {
+		return key
+	}
+	if c.IdempotencyKeys != nil {
+		return c.IdempotencyKeys()
+	}
+	return ""
+}
+
+// quoteKey writes an idempotency key as the Structured Fields string the
+// draft specifies ("\"key\"").
+func quoteKey(key string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(key) + `"`
+}
+
+// retryPause is the wait before a call is sent again after a transport error.
+const retryPause = 250 * time.Millisecond
 
 // call sends one request and decodes a successful response into a T.
 // pattern is a route path of httpapi.Routes(); its {placeholders} are filled
@@ -117,31 +168,53 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	u.RawQuery = query.Encode()
 
-	var reqBody io.Reader
+	var reqBody []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		if reqBody, err = json.Marshal(in); err != nil {
 			return nil, fmt.Errorf("%s %s: encode request: %w", method, u.Path, err)
 		}
-		reqBody = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), reqBody)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json, application/problem+json")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
+	key := c.idempotencyKey(ctx, method)
+	attempts := 1
+	if key != "" {
+		attempts += max(c.Retries, 0)
 	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = defaultHTTP
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
+	var resp *http.Response
+	for attempt := 1; ; attempt++ {
+		var body io.Reader
+		if in != nil {
+			body = bytes.NewReader(reqBody)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "application/json, application/problem+json")
+		if in != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if c.Token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.Token)
+		}
+		if key != "" {
+			req.Header.Set(httpapi.HeaderIdempotencyKey, quoteKey(key))
+		}
+		if resp, err = hc.Do(req); err == nil {
+			break
+		}
+		if attempt < attempts && ctx.Err() == nil {
+			// The request may or may not have been carried out; the key
+			// makes sending it again safe either way.
+			select {
+			case <-time.After(retryPause):
+				continue
+			case <-ctx.Done():
+			}
+		}
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
@@ -171,6 +244,7 @@ var statusCodes = map[int]string{
 	http.StatusUnauthorized:          watchword.EUNAUTHORIZED,
 	http.StatusForbidden:             watchword.EFORBIDDEN,
 	http.StatusRequestEntityTooLarge: watchword.ETOOLARGE,
+	http.StatusUnprocessableEntity:   watchword.EUNPROCESSABLE,
 }
 
 // responseError turns a non-2xx response into an error: a *watchword.Error

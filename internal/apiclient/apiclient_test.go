@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 // request is what the fake API saw.
 type request struct {
 	pattern, auth, query, body string
+	idempotencyKey             string
 	values                     map[string]string // path values
 }
 
@@ -36,7 +38,8 @@ func routeServer(t *testing.T) (*Client, func() []request) {
 	for _, rt := range httpapi.Routes() {
 		mux.HandleFunc(rt.Method+" "+httpapi.Prefix+rt.Path, func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
-			req := request{pattern: r.Pattern, auth: r.Header.Get("Authorization"), query: r.URL.RawQuery, body: string(b), values: map[string]string{}}
+			req := request{pattern: r.Pattern, auth: r.Header.Get("Authorization"), query: r.URL.RawQuery, body: string(b), values: map[string]string{},
+				idempotencyKey: r.Header.Get(httpapi.HeaderIdempotencyKey)}
 			for _, name := range []string{"domain", "client", "secret", "token"} {
 				if v := r.PathValue(name); v != "" {
 					req.values[name] = v
@@ -73,6 +76,8 @@ func routeServer(t *testing.T) (*Client, func() []request) {
 // cover every route but openapi.yaml, each method its own route.
 func TestEveryRoute(t *testing.T) {
 	c, seen := routeServer(t)
+	keys := 0
+	c.IdempotencyKeys = func() string { keys++; return fmt.Sprintf("key-%d", keys) }
 	ctx := context.Background()
 	const d, cl, s = "default", "web", "sec1"
 	zero := watchword.Duration(0)
@@ -209,6 +214,12 @@ func TestEveryRoute(t *testing.T) {
 		}
 		if got[0].auth != "Bearer wwat_test" {
 			t.Errorf("%s: Authorization %q", tc.route, got[0].auth)
+		}
+		// Every state-changing call gets its own key; reads get none.
+		if method == "GET" && got[0].idempotencyKey != "" {
+			t.Errorf("%s: Idempotency-Key %q on a read", tc.route, got[0].idempotencyKey)
+		} else if wantKey := fmt.Sprintf(`"key-%d"`, keys); method != "GET" && got[0].idempotencyKey != wantKey {
+			t.Errorf("%s: Idempotency-Key %q, want %q", tc.route, got[0].idempotencyKey, wantKey)
 		}
 		delete(want, tc.route)
 	}

@@ -46,6 +46,10 @@ func tokenCommand() *cobra.Command {
 			); err != nil {
 				return err
 			}
+			if t.Redacted {
+				printRedacted(w, "Admin token", "If it was not stored, revoke this token and create another.")
+				return nil
+			}
 			printPlaintext(w, "Admin token", t.Plaintext)
 			return nil
 		})

@@ -172,7 +172,12 @@ func channelGetCommand() *cobra.Command {
 }
 
 // printSigningSecret shows a new signing secret, this once.
-func printSigningSecret(w io.Writer, secret string) {
+func printSigningSecret(w io.Writer, res lifecycle.ChannelCreated) {
+	if res.SigningSecretRedacted {
+		printRedacted(w, "Signing secret", "If it was not stored, rotate the channel's signing secret.")
+		return
+	}
+	secret := res.SigningSecret
 	if secret == "" {
 		return
 	}
@@ -204,7 +209,7 @@ func channelCreateCommand() *cobra.Command {
 			if err := channelFields(w, res.Channel); err != nil {
 				return err
 			}
-			printSigningSecret(w, res.SigningSecret)
+			printSigningSecret(w, res)
 			return nil
 		})
 	})
@@ -317,7 +322,7 @@ func channelRotateSecretCommand() *cobra.Command {
 			if err := channelFields(w, res.Channel); err != nil {
 				return err
 			}
-			printSigningSecret(w, res.SigningSecret)
+			printSigningSecret(w, res)
 			return nil
 		})
 	})

@@ -171,6 +171,13 @@ func printPlaintext(w io.Writer, what, value string) {
 	fmt.Fprintf(w, "\n%s (shown only once: store it now, it cannot be retrieved again):\n\n    %s\n\n", what, value)
 }
 
+// printRedacted says that a value shown only once was in a lost response:
+// the command's request had already succeeded when its retry (same
+// idempotency key) got the recorded response, which never holds the value.
+func printRedacted(w io.Writer, what, advice string) {
+	fmt.Fprintf(w, "\n%s: not shown. An earlier attempt of this request succeeded but its response was lost,\nand the value is only ever sent once. %s\n", what, advice)
+}
+
 // printNewSecret describes a new client secret and shows its value.
 func printNewSecret(w io.Writer, ns watchword.NewSecret) error {
 	if err := fields(w,
@@ -185,6 +192,10 @@ func printNewSecret(w io.Writer, ns watchword.NewSecret) error {
 		// The caller supplied the value; do not echo it to the terminal.
 		_, err := fmt.Fprintln(w, "\nThe custom value you supplied is now the secret (not shown).")
 		return err
+	}
+	if ns.Redacted {
+		printRedacted(w, "Client secret", "If it was not stored, renew this secret to get a new value.")
+		return nil
 	}
 	printPlaintext(w, "Client secret", ns.Plaintext)
 	return nil

@@ -246,6 +246,11 @@ func newSession(cmd *cobra.Command) (*session, error) {
 		Token:      token,
 		HTTP:       &http.Client{Timeout: time.Minute, CheckRedirect: apiclient.NoRedirects},
 		OnResponse: func(b []byte) { s.last = b },
+		// Every state-changing call gets a fresh idempotency key and is sent
+		// once more with it after a transport error, so that a lost response
+		// never makes a second secret.
+		IdempotencyKeys: apiclient.NewIdempotencyKey,
+		Retries:         1,
 	}
 	return s, nil
 }

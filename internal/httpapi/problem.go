@@ -12,13 +12,14 @@ import (
 
 // codes maps application error codes to HTTP statuses: the one table.
 var codes = map[string]int{
-	watchword.EINVALID:      http.StatusBadRequest,
-	watchword.ENOTFOUND:     http.StatusNotFound,
-	watchword.ECONFLICT:     http.StatusConflict,
-	watchword.EUNAUTHORIZED: http.StatusUnauthorized,
-	watchword.EFORBIDDEN:    http.StatusForbidden,
-	watchword.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	watchword.EINTERNAL:     http.StatusInternalServerError,
+	watchword.EINVALID:       http.StatusBadRequest,
+	watchword.ENOTFOUND:      http.StatusNotFound,
+	watchword.ECONFLICT:      http.StatusConflict,
+	watchword.EUNAUTHORIZED:  http.StatusUnauthorized,
+	watchword.EFORBIDDEN:     http.StatusForbidden,
+	watchword.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	watchword.EUNPROCESSABLE: http.StatusUnprocessableEntity,
+	watchword.EINTERNAL:      http.StatusInternalServerError,
 }
 
 // Problem is an RFC 9457 problem document with Watchword's extensions: a

@@ -121,8 +121,9 @@ func New(svc *lifecycle.Service, logger *slog.Logger) *Server {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// route wraps a handler with authentication and the role check. A refused
-// call is audited.
+// route wraps a handler with authentication and the role check (a refused
+// call is audited) and, for a state-changing request with an
+// Idempotency-Key, with its replay and recording (serveIdempotent).
 func (s *Server) route(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Roles != nil {
@@ -137,6 +138,17 @@ func (s *Server) route(rt Route) http.Handler {
 			if actor := watchword.ActorFromContext(ctx); !slices.Contains(rt.Roles, actor.Role) {
 				s.Service.RecordDenied(ctx, rt.Method+" "+rt.Path, "role "+string(actor.Role)+" not allowed")
 				s.Error(w, r, watchword.Errorf(watchword.EFORBIDDEN, "Role %q may not %s %s.", actor.Role, rt.Method, Prefix+rt.Path))
+				return
+			}
+		}
+		if changesState(rt.Method) {
+			key, err := idempotencyKey(r.Header)
+			if err != nil {
+				s.Error(w, r, err)
+				return
+			}
+			if key != "" {
+				s.serveIdempotent(rt, key, w, r)
 				return
 			}
 		}

@@ -16,7 +16,7 @@ func (s *Service) CreateDomain(ctx context.Context, name, description string) (w
 		return watchword.Domain{}, err
 	}
 	var d watchword.Domain
-	err := s.Store.Tx(ctx, func(tx store.Tx) error {
+	err := s.storeTx(ctx, func(tx store.Tx) error {
 		var err error
 		d, err = s.createDomain(ctx, tx, name, description)
 		return err

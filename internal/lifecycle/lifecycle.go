@@ -62,10 +62,11 @@ func New(st store.Store, h *secret.Hasher) *Service {
 
 func (s *Service) now() time.Time { return store.Truncate(s.Now()) }
 
-// tx runs fn in a store transaction and translates store sentinels that
-// escape it into application errors.
+// tx runs fn in a store transaction (storeTx: with the request's
+// idempotency record, if any) and translates store sentinels that escape it
+// into application errors.
 func (s *Service) tx(ctx context.Context, fn func(tx store.Tx) error) error {
-	return mapStoreErr(s.Store.Tx(ctx, fn))
+	return mapStoreErr(s.storeTx(ctx, fn))
 }
 
 func mapStoreErr(err error) error {

@@ -191,6 +191,9 @@ type ChannelCreate struct {
 type ChannelCreated struct {
 	Channel       watchword.Channel `json:"channel"`
 	SigningSecret string            `json:"signing_secret,omitempty"`
+	// SigningSecretRedacted is set, and SigningSecret empty, in the replay
+	// of the response to a retried request.
+	SigningSecretRedacted bool `json:"signing_secret_redacted,omitempty"`
 }
 
 // Signing-secret transition bounds of RotateChannelSecret.

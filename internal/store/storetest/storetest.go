@@ -82,6 +82,9 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ExpiryNotices", testExpiryNotices},
 		{"ExpiryQueries", testExpiryQueries},
 		{"Jobs", testJobs},
+
+		{"IdempotencyRecords", testIdempotencyRecords},
+		{"ConcurrentCreateIdempotencyRecord", testConcurrentCreateIdempotencyRecord},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
