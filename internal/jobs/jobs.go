@@ -1,6 +1,6 @@
 // Package jobs runs Watchword's background work on every instance: the
-// outbox dispatcher, the expiry sweep, and each domain's upcoming-expiry
-// notices on its cron schedule.
+// outbox dispatcher, the expiry sweep, each domain's upcoming-expiry
+// notices on its cron schedule, and the hourly clean-up of expired rows.
 //
 // The runner is written here rather than taken from a job queue such as
 // River, which was evaluated first. River is well kept and PostgreSQL-native,
@@ -62,6 +62,13 @@ const (
 	// and a domain id name a domain's notice schedule.
 	SweepJob         = "expiry-sweep"
 	NoticesJobPrefix = "expiry-notices:"
+	// CleanupJob deletes auth requests, codes, refresh tokens, revocation
+	// markers and idempotency records once CleanupGrace past their expiry.
+	// The grace keeps a used code or refresh token long enough to recognise
+	// its replay (and revoke its family) after it expired.
+	CleanupJob      = "cleanup"
+	CleanupSchedule = "@every 1h"
+	CleanupGrace    = 24 * time.Hour
 )
 
 // Runner runs the background jobs. Service, Store and Dispatcher are
@@ -205,6 +212,19 @@ func (r *Runner) RunScheduled(ctx context.Context) error {
 		return err
 	}); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", SweepJob, err))
+	}
+	cleanup, err := lifecycle.ParseSchedule(CleanupSchedule)
+	if err != nil {
+		return fmt.Errorf("cleanup schedule: %w", err)
+	}
+	if err := r.runJob(ctx, CleanupJob, CleanupSchedule, cleanup, func(ctx context.Context, at time.Time) error {
+		n, err := r.Store.DeleteExpired(ctx, at.Add(-CleanupGrace))
+		if n > 0 {
+			r.Logger.InfoContext(ctx, "cleanup", "rows_deleted", n)
+		}
+		return err
+	}); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", CleanupJob, err))
 	}
 	domains, err := r.Store.ListDomains(ctx)
 	if err != nil {

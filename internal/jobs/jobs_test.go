@@ -366,3 +366,48 @@ func TestDispatchTakeover(t *testing.T) {
 type roundTrip func(*http.Request) (*http.Response, error)
 
 func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestCleanupJob: rows expired more than CleanupGrace ago go at the hourly
+// clean-up; a refresh token expired less long ago stays, so that its replay
+// is still recognised.
+func TestCleanupJob(t *testing.T) {
+	start := time.Date(2026, 4, 1, 4, 0, 0, 0, time.UTC)
+	forEachBackend(t, start, func(t *testing.T, e *env) {
+		in := e.setup(t)
+		c, _, err := in.svc.CreateClient(e.ctx, "default", lifecycle.ClientCreate{Name: "app"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := in.svc.GetDomain(e.ctx, "default")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := map[string]time.Time{ // hash → expiry
+			"old":    start.Add(-jobs.CleanupGrace - 2*time.Hour),
+			"recent": start.Add(-jobs.CleanupGrace + 2*time.Hour),
+		}
+		err = in.runner.Store.Tx(e.ctx, func(tx store.Tx) error {
+			for hash, exp := range tokens {
+				err := tx.CreateRefreshToken(e.ctx, watchword.RefreshToken{
+					Hash: []byte(hash), DomainID: d.ID, ClientID: c.ID, UserID: "u", FamilyID: "f-" + hash,
+					Scopes: []string{}, AuthTime: exp.Add(-time.Hour), CreatedAt: exp.Add(-time.Hour), ExpiresAt: exp,
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tick(t, in, start)                // first sight: the job is scheduled
+		e.tick(t, in, start.Add(time.Hour)) // due: it runs
+		for hash, wantKept := range map[string]bool{"old": false, "recent": true} {
+			_, err := in.runner.Store.GetRefreshToken(e.ctx, []byte(hash))
+			if kept := err == nil; kept != wantKept {
+				t.Errorf("%s refresh token kept=%v (%v), want %v", hash, kept, err, wantKept)
+			}
+		}
+	})
+}
