@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,8 +15,7 @@ import (
 	"github.com/watchword/watchword/internal/pgtest"
 	"github.com/watchword/watchword/internal/secret"
 	"github.com/watchword/watchword/internal/store"
-	"github.com/watchword/watchword/internal/store/postgres"
-	"github.com/watchword/watchword/internal/store/sqlite"
+	"github.com/watchword/watchword/internal/testenv"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -38,38 +36,10 @@ type instance struct {
 	runner *jobs.Runner
 }
 
-var backends = []struct {
-	name string
-	open func(t *testing.T) func(now func() time.Time) store.Store
-}{
-	{"sqlite", func(t *testing.T) func(now func() time.Time) store.Store {
-		path := filepath.Join(t.TempDir(), "watchword.db")
-		return func(now func() time.Time) store.Store {
-			st, err := sqlite.Open(t.Context(), sqlite.Config{Path: path, Now: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}
-	}},
-	{"postgres", func(t *testing.T) func(now func() time.Time) store.Store {
-		url := pgtest.URL(t)
-		return func(now func() time.Time) store.Store {
-			st, err := postgres.Open(t.Context(), postgres.Config{URL: url, Now: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}
-	}},
-}
-
 func forEachBackend(t *testing.T, start time.Time, fn func(t *testing.T, e *env)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			open := b.open(t)
+	for _, b := range testenv.Backends {
+		t.Run(b, func(t *testing.T) {
+			open := testenv.Database(t, b)
 			key, err := secret.ParseKey(secret.GenerateKeyHex())
 			if err != nil {
 				t.Fatal(err)

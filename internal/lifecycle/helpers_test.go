@@ -2,7 +2,6 @@ package lifecycle_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,47 +10,13 @@ import (
 	"github.com/watchword/watchword/internal/lifecycle"
 	"github.com/watchword/watchword/internal/pgtest"
 	"github.com/watchword/watchword/internal/secret"
-	"github.com/watchword/watchword/internal/store"
-	"github.com/watchword/watchword/internal/store/postgres"
-	"github.com/watchword/watchword/internal/store/sqlite"
+	"github.com/watchword/watchword/internal/testenv"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // t0 is the start of every test clock: a fixed instant with sub-second parts.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456000, time.UTC)
-
-// backend opens a fresh store of one kind; open can be called again to get a
-// second handle on the same database (a second "instance").
-type backend struct {
-	name string
-	open func(t *testing.T) func(now func() time.Time) store.Store
-}
-
-var backends = []backend{
-	{"sqlite", func(t *testing.T) func(now func() time.Time) store.Store {
-		path := filepath.Join(t.TempDir(), "watchword.db")
-		return func(now func() time.Time) store.Store {
-			st, err := sqlite.Open(t.Context(), sqlite.Config{Path: path, Now: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}
-	}},
-	{"postgres", func(t *testing.T) func(now func() time.Time) store.Store {
-		url := pgtest.URL(t)
-		return func(now func() time.Time) store.Store {
-			st, err := postgres.Open(t.Context(), postgres.Config{URL: url, Now: now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		}
-	}},
-}
 
 // env is one service over a fresh database with a test clock.
 type env struct {
@@ -64,9 +29,9 @@ type env struct {
 
 // forEachBackend runs fn as a subtest on every backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			open := b.open(t)
+	for _, b := range testenv.Backends {
+		t.Run(b, func(t *testing.T) {
+			open := testenv.Database(t, b)
 			clock := clocktest.New(t0)
 			key, err := secret.ParseKey(secret.GenerateKeyHex())
 			if err != nil {
