@@ -101,7 +101,9 @@ func (s *Server) middleware(listener string, next http.Handler) http.Handler {
 				}
 				s.Logger.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
 				if !rec.wrote {
-					http.Error(rec, `{"error":"server_error"}`, http.StatusInternalServerError)
+					rec.Header().Set("Content-Type", "application/json")
+					rec.WriteHeader(http.StatusInternalServerError)
+					fmt.Fprintln(rec, `{"error":"server_error"}`)
 				}
 			}
 			// Token requests are too many to log one line each at info.
