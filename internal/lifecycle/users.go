@@ -164,11 +164,22 @@ func (s *Service) UpdateUser(ctx context.Context, domainName, ref string, up wat
 		if u.Disabled != old.Disabled {
 			details["disabled"] = strconv.FormatBool(u.Disabled)
 		}
+		if hash != "" || (u.Disabled && !old.Disabled) {
+			// A new password or a disabled account ends every session the
+			// user had: refresh tokens, unused codes, and the access tokens
+			// of those grants at introspection.
+			now := tx.Now()
+			if err := tx.RevokeUserGrants(ctx, d.ID, u.ID, now, now.Add(watchword.FamilyRevocationLifetime)); err != nil {
+				return err
+			}
+			details["grants_revoked"] = "true"
+		}
 		if len(changed) > 0 {
 			slices.Sort(changed)
 			details["changed"] = strings.Join(changed, ",")
 		}
 		return audit(ctx, tx, watchword.ActionUserUpdate, d.ID, "user", u.ID, details)
 	})
+	s.changed("", err) // forget cached "not revoked" answers
 	return u, err
 }

@@ -198,3 +198,43 @@ func TestCompromisedRevokesCodeFlowTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordChangeEndsSessions: a new password (or disabling the user)
+// revokes the user's refresh tokens and makes the access tokens of those
+// grants inactive, while another user's session goes on.
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	forEachBackend(t, testenv.Options{}, func(t *testing.T, s *testenv.Server) {
+		mustUser(t, s, "default", "alice")
+		mustUser(t, s, "default", "bob")
+		c, sec := codeClient(t, s, "default", "web", watchword.ClientConfidential, watchword.ClientOAuth{FirstParty: true})
+		rs, rsSecret := mustClient(t, s, "resource", watchword.AuthMethodBasic)
+		session := func(user string) (access, refresh string) {
+			verifier := oauth2.GenerateVerifier()
+			code := newBrowser(t).code(s, "default", authParams(c.ID, webCallback, verifier), user)
+			st, body := tokenPost(t, s, "default", c.ID, sec, exchangeForm(code, webCallback, verifier))
+			if st != 200 {
+				t.Fatalf("exchange for %s: %d %v", user, st, body)
+			}
+			return body["access_token"].(string), body["refresh_token"].(string)
+		}
+		aliceAccess, aliceRefresh := session("alice")
+		bobAccess, bobRefresh := session("bob")
+
+		pw := watchword.Password("a brand new password")
+		if _, err := s.Service.UpdateUser(s.Ctx, "default", "alice", watchword.UserUpdate{Password: &pw}); err != nil {
+			t.Fatal(err)
+		}
+		if introspect(t, s, "default", rs.ID, rsSecret, aliceAccess) {
+			t.Fatal("alice's access token still active after her password changed")
+		}
+		if st, body := tokenPost(t, s, "default", c.ID, sec, refreshForm(aliceRefresh)); st != 400 || body["error"] != "invalid_grant" {
+			t.Fatalf("alice's refresh after the password change: %d %v", st, body)
+		}
+		if !introspect(t, s, "default", rs.ID, rsSecret, bobAccess) {
+			t.Fatal("bob's access token inactive after alice's password changed")
+		}
+		if st, body := tokenPost(t, s, "default", c.ID, sec, refreshForm(bobRefresh)); st != 200 {
+			t.Fatalf("bob's refresh: %d %v", st, body)
+		}
+	})
+}

@@ -200,6 +200,10 @@ type Tx interface {
 	// family id) introspect inactive; RevokeClientGrants' companion for a
 	// compromised secret. Like MarkRevoked it never shortens a marker.
 	MarkClientFamiliesRevoked(ctx context.Context, clientID string, expiresAt time.Time) error
+	// RevokeUserGrants revokes a user's refresh tokens, marks their unused
+	// codes used, and marks every family of the user revoked until
+	// markUntil (a password change or a disabled user).
+	RevokeUserGrants(ctx context.Context, domainID, userID string, at, markUntil time.Time) error
 	// MarkRevoked records a revoked access token or family; idempotent.
 	MarkRevoked(ctx context.Context, r watchword.RevokedToken) error
 

@@ -362,6 +362,33 @@ func (t *txn) MarkClientFamiliesRevoked(ctx context.Context, clientID string, ex
 	return err
 }
 
+// RevokeUserGrants follows RevokeClientGrants and MarkClientFamiliesRevoked,
+// for one user of one domain.
+func (t *txn) RevokeUserGrants(ctx context.Context, domainID, userID string, at, markUntil time.Time) error {
+	if _, err := t.execN(ctx, "revoke user grants",
+		"UPDATE refresh_tokens SET revoked_at = ? WHERE domain_id = ? AND user_id = ? AND revoked_at IS NULL",
+		micros(at), domainID, userID); err != nil {
+		return err
+	}
+	if _, err := t.execN(ctx, "revoke user grants",
+		"UPDATE auth_codes SET used_at = ? WHERE domain_id = ? AND user_id = ? AND used_at IS NULL",
+		micros(at), domainID, userID); err != nil {
+		return err
+	}
+	_, err := t.execN(ctx, "revoke user grants",
+		`INSERT INTO revoked_tokens (id, domain_id, expires_at)
+		SELECT f.family_id, f.domain_id, CAST(? AS BIGINT) FROM (
+			SELECT family_id, domain_id FROM refresh_tokens WHERE domain_id = ? AND user_id = ?
+			UNION
+			SELECT family_id, domain_id FROM auth_codes WHERE domain_id = ? AND user_id = ? AND family_id <> ''
+		) AS f WHERE true
+		ON CONFLICT (id) DO UPDATE SET expires_at = CASE
+			WHEN revoked_tokens.expires_at < excluded.expires_at THEN excluded.expires_at
+			ELSE revoked_tokens.expires_at END`,
+		micros(markUntil), domainID, userID, domainID, userID)
+	return err
+}
+
 // ---- revoked tokens
 
 // MarkRevoked inserts the marker, or keeps the later expiry if it exists,

@@ -611,6 +611,46 @@ func testRevokeClientGrants(t *testing.T, s store.Store) {
 	}
 }
 
+// testRevokeUserGrants: the user's refresh tokens (any client) are revoked,
+// unused codes used up and families marked; other users are untouched.
+func testRevokeUserGrants(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mine := newRefreshToken("rt-1", "cli-1", "fam-1")
+	mineOtherClient := newRefreshToken("rt-2", "cli-2", "fam-2")
+	theirs := newRefreshToken("rt-3", "cli-1", "fam-3")
+	theirs.UserID = "usr-2"
+	code := newAuthCode("code-1", "cli-1")
+	theirCode := newAuthCode("code-2", "cli-1")
+	theirCode.UserID = "usr-2"
+	seedGrants(t, s, func(tx store.Tx) error {
+		if err := each(func(rt watchword.RefreshToken) error { return tx.CreateRefreshToken(ctx, rt) }, mine, mineOtherClient, theirs); err != nil {
+			return err
+		}
+		return each(func(c watchword.AuthCode) error { return tx.CreateAuthCode(ctx, c) }, code, theirCode)
+	})
+	seed(t, s, func(tx store.Tx) error {
+		must(t, "RevokeUserGrants", tx.RevokeUserGrants(ctx, "dom-1", "usr-1", at(time.Minute), at(time.Hour)))
+		must(t, "RevokeUserGrants(again)", tx.RevokeUserGrants(ctx, "dom-1", "usr-1", at(2*time.Minute), at(time.Hour)))
+		must(t, "RevokeUserGrants(other domain)", tx.RevokeUserGrants(ctx, "dom-x", "usr-2", at(time.Minute), at(time.Hour)))
+		return nil
+	})
+	mine.RevokedAt, mineOtherClient.RevokedAt, code.UsedAt = ptr(at(time.Minute)), ptr(at(time.Minute)), ptr(at(time.Minute))
+	for _, rt := range []watchword.RefreshToken{mine, mineOtherClient, theirs} {
+		checkRefreshToken(t, s, fmt.Sprintf("GetRefreshToken(%x) after RevokeUserGrants", rt.Hash), rt)
+	}
+	for _, c := range []watchword.AuthCode{code, theirCode} {
+		checkAuthCode(t, s, fmt.Sprintf("GetAuthCode(%x) after RevokeUserGrants", c.Hash), c)
+	}
+	for _, tc := range []struct {
+		id   string
+		want bool
+	}{{"fam-1", true}, {"fam-2", true}, {"fam-3", false}} {
+		got, err := s.IsRevoked(ctx, tc.id)
+		must(t, "IsRevoked", err)
+		check(t, fmt.Sprintf("IsRevoked(%q)", tc.id), got, tc.want)
+	}
+}
+
 // testMarkClientFamiliesRevoked: every family of the client with a refresh
 // token (used, revoked or live) or a redeemed code gets a marker; other
 // clients' families and unredeemed codes do not; an existing later expiry

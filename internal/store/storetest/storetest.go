@@ -67,6 +67,7 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevokeFamily", testRevokeFamily},
 		{"RevokeClientGrants", testRevokeClientGrants},
 		{"MarkClientFamiliesRevoked", testMarkClientFamiliesRevoked},
+		{"RevokeUserGrants", testRevokeUserGrants},
 		{"RevokedTokens", testRevokedTokens},
 		{"RecordSecretUse", testRecordSecretUse},
 		{"ConcurrentRecordSecretUse", testConcurrentRecordSecretUse},
