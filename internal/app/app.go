@@ -164,8 +164,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		} else {
 			cache.Invalidate(clientID)
 		}
-		a.Provider.Forget() // a compromised revocation may have revoked token families
 	}
+	svc.TokensRevoked = func() { a.Provider.Forget() }
 	a.Provider = oauth.NewProvider(&oauth.Provider{
 		Store:    st,
 		Verifier: &clientauth.Verifier{Store: st, Hasher: hasher, Now: now, Cache: cache},

@@ -36,9 +36,20 @@ type Service struct {
 	// status changed ("" for many clients), so that caches on the
 	// authentication path drop what they hold.
 	Changed func(clientID string)
+	// TokensRevoked, if set, is told after commit that token grants were
+	// revoked (a compromised secret, a user's new password), so that
+	// introspection forgets what it remembered as not revoked.
+	TokensRevoked func()
 	// EmailEnabled says the server has SMTP settings; without them no
 	// email channel can be created.
 	EmailEnabled bool
+}
+
+// tokensRevoked reports committed grant revocations when err is nil.
+func (s *Service) tokensRevoked(err error) {
+	if err == nil && s.TokensRevoked != nil {
+		s.TokensRevoked()
+	}
 }
 
 // changed reports a committed change of clientID when err is nil.

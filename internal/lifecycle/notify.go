@@ -271,13 +271,19 @@ func channelIn(ctx context.Context, r store.Reader, d watchword.Domain, ref stri
 	return ch, err
 }
 
+// domainChannel resolves a domain by name and one of its channels by id or name.
+func domainChannel(ctx context.Context, r store.Reader, domainName, ref string) (watchword.Domain, watchword.Channel, error) {
+	d, err := domainIn(ctx, r, domainName)
+	if err != nil {
+		return d, watchword.Channel{}, err
+	}
+	ch, err := channelIn(ctx, r, d, ref)
+	return d, ch, err
+}
+
 // GetChannel returns a channel by id or name.
 func (s *Service) GetChannel(ctx context.Context, domainName, ref string) (watchword.Channel, error) {
-	d, err := domainIn(ctx, s.Store, domainName)
-	if err != nil {
-		return watchword.Channel{}, mapStoreErr(err)
-	}
-	ch, err := channelIn(ctx, s.Store, d, ref)
+	_, ch, err := domainChannel(ctx, s.Store, domainName, ref)
 	return ch, mapStoreErr(err)
 }
 
@@ -295,11 +301,7 @@ func (s *Service) ListChannels(ctx context.Context, domainName string) ([]watchw
 func (s *Service) UpdateChannel(ctx context.Context, domainName, ref string, u watchword.ChannelUpdate) (watchword.Channel, error) {
 	var ch watchword.Channel
 	err := s.tx(ctx, func(tx store.Tx) error {
-		d, err := domainIn(ctx, tx, domainName)
-		if err != nil {
-			return err
-		}
-		old, err := channelIn(ctx, tx, d, ref)
+		d, old, err := domainChannel(ctx, tx, domainName, ref)
 		if err != nil {
 			return err
 		}
@@ -325,11 +327,7 @@ func (s *Service) UpdateChannel(ctx context.Context, domainName, ref string, u w
 // still pending fail at their next attempt.
 func (s *Service) DeleteChannel(ctx context.Context, domainName, ref string) error {
 	return s.tx(ctx, func(tx store.Tx) error {
-		d, err := domainIn(ctx, tx, domainName)
-		if err != nil {
-			return err
-		}
-		ch, err := channelIn(ctx, tx, d, ref)
+		d, ch, err := domainChannel(ctx, tx, domainName, ref)
 		if err != nil {
 			return err
 		}
@@ -363,11 +361,7 @@ func (s *Service) RotateChannelSecret(ctx context.Context, domainName, ref strin
 	}
 	var out ChannelCreated
 	err := s.tx(ctx, func(tx store.Tx) error {
-		d, err := domainIn(ctx, tx, domainName)
-		if err != nil {
-			return err
-		}
-		ch, err := channelIn(ctx, tx, d, ref)
+		d, ch, err := domainChannel(ctx, tx, domainName, ref)
 		if err != nil {
 			return err
 		}

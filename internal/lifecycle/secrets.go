@@ -221,6 +221,9 @@ func (s *Service) RotateClient(ctx context.Context, domainName, ref string, in R
 		return audit(ctx, tx, watchword.ActionClientRotate, d.ID, "client", c.ID, details)
 	})
 	s.changed(res.Rotation.ClientID, err)
+	if in.Compromised {
+		s.tokensRevoked(err)
+	}
 	return res, err
 }
 
@@ -390,6 +393,9 @@ func (s *Service) RevokeSecret(ctx context.Context, domainName, ref, id string, 
 			"client_id": c.ID, "hint": sec.Hint, "reason": in.Reason, "compromised": strconv.FormatBool(in.Compromised)})
 	})
 	s.changed(sec.ClientID, err)
+	if in.Compromised {
+		s.tokensRevoked(err)
+	}
 	return sec, err
 }
 

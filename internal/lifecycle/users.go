@@ -180,6 +180,6 @@ func (s *Service) UpdateUser(ctx context.Context, domainName, ref string, up wat
 		}
 		return audit(ctx, tx, watchword.ActionUserUpdate, d.ID, "user", u.ID, details)
 	})
-	s.changed("", err) // forget cached "not revoked" answers
+	s.tokensRevoked(err)
 	return u, err
 }
