@@ -37,6 +37,17 @@ const (
 	ActionChannelDelete        = "channel.delete"
 	ActionChannelRotateSecret  = "channel.rotate_secret"
 	ActionNotificationRetry    = "notification.retry"
+	// Automated rotation: schedules, delivery targets, and each run's
+	// start, steps, end and the operator's retry or cancel.
+	ActionRotationScheduleUpdate = "rotation.schedule_update"
+	ActionTargetCreate           = "target.create"
+	ActionTargetDelete           = "target.delete"
+	ActionRotationStart          = "rotation.start"
+	ActionRotationStep           = "rotation.step"
+	ActionRotationComplete       = "rotation.complete"
+	ActionRotationFail           = "rotation.fail"
+	ActionRotationRetry          = "rotation.retry"
+	ActionRotationCancel         = "rotation.cancel"
 )
 
 // Audit outcomes.

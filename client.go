@@ -39,10 +39,12 @@ type Client struct {
 	OAuth  ClientOAuth   `json:"oauth"`
 	// Contacts are the email addresses that email channels notify about
 	// this client's secrets, besides the domain's owners.
-	Contacts  []string   `json:"contacts"`
-	CreatedAt time.Time  `json:"created_at"`
-	UpdatedAt time.Time  `json:"updated_at"`
-	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	Contacts []string `json:"contacts"`
+	// Rotation overrides the domain's rotation schedule; nil inherits it.
+	Rotation  *RotationSchedule `json:"rotation,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+	DeletedAt *time.Time        `json:"deleted_at,omitempty"`
 }
 
 // EffectivePolicy is the policy that applies to the client's secrets.

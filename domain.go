@@ -18,8 +18,10 @@ type Domain struct {
 	OAuth       DomainOAuth  `json:"oauth"`
 	// Notifications holds the domain's owners and expiry-notice schedule.
 	Notifications NotificationSettings `json:"notifications"`
-	CreatedAt     time.Time            `json:"created_at"`
-	UpdatedAt     time.Time            `json:"updated_at"`
+	// Rotation is the automated rotation schedule clients inherit.
+	Rotation  RotationSchedule `json:"rotation"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$`)

@@ -23,10 +23,24 @@ const (
 	EventSecretExpiring = "secret.expiring"
 	// EventSecretExpired: a secret's expiry has passed.
 	EventSecretExpired = "secret.expired"
+	// EventSecretStillInUse: a rotation's previous secret was used shortly
+	// before the end of its transition period (sent before and at the end),
+	// so some consumer has not switched to the new one.
+	EventSecretStillInUse = "secret.still_in_use"
+	// EventRotationStarted: a rotation run created its pending secret.
+	EventRotationStarted = "rotation.started"
+	// EventRotationCompleted: a run revoked the previous secret and ended.
+	EventRotationCompleted = "rotation.completed"
+	// EventRotationFailed: a run kept failing and was rolled back.
+	EventRotationFailed = "rotation.failed"
+	// EventRotationRolledBack: a run's pending secret was revoked and its
+	// targets told, after a failure or a cancel.
+	EventRotationRolledBack = "rotation.rolled_back"
 )
 
 // EventTypes lists every event type, in the order of the lifecycle.
-var EventTypes = []string{EventSecretCreated, EventSecretRotated, EventSecretRevoked, EventSecretExpiring, EventSecretExpired}
+var EventTypes = []string{EventSecretCreated, EventSecretRotated, EventSecretRevoked, EventSecretExpiring, EventSecretExpired,
+	EventSecretStillInUse, EventRotationStarted, EventRotationCompleted, EventRotationFailed, EventRotationRolledBack}
 
 // EventIDPrefix starts every event id.
 const EventIDPrefix = "evt_"
@@ -62,6 +76,13 @@ type EventData struct {
 	RevocationReason string        `json:"revocation_reason,omitempty"`
 	// secret.expiring: the notice threshold, in days before expiry.
 	ThresholdDays int `json:"threshold_days,omitempty"`
+
+	// rotation.*: the run, the step it was at, and why it failed;
+	// secret.still_in_use also names the run and when its transition ends.
+	RunID         string     `json:"run_id,omitempty"`
+	RunStep       RunStep    `json:"run_step,omitempty"`
+	Reason        string     `json:"reason,omitempty"`
+	TransitionEnd *time.Time `json:"transition_end,omitempty"`
 }
 
 // EventRef names a domain or a client.

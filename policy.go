@@ -2,6 +2,7 @@ package watchword
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,12 +30,40 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return Errorf(EINVALID, "duration must be a string such as \"24h\"")
 	}
-	v, err := time.ParseDuration(s)
+	v, err := ParseDuration(s)
 	if err != nil {
-		return Errorf(EINVALID, "invalid duration %q: use a form such as \"24h\" or \"90m\"", s)
+		return err
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration reads a Go duration ("90m", "24h") that may start with a
+// whole number of days of 24 hours ("30d", "1d12h").
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	bad := Errorf(EINVALID, "%q is not a duration such as 90m, 24h or 30d", s)
+	days, rest, found := strings.Cut(s, "d")
+	if !found {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, bad
+		}
+		return d, nil
+	}
+	n, err := strconv.Atoi(days)
+	if err != nil || n < 0 || n > 100000 {
+		return 0, bad
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, bad
+		}
+		d += r
+	}
+	return d, nil
 }
 
 // ExpiryUnit is the unit of a secret expiry policy.

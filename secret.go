@@ -31,8 +31,10 @@ type Secret struct {
 	Hash        []byte       `json:"-"`
 	KeyID       string       `json:"-"` // which server key made Hash
 	Source      SecretSource `json:"source"`
-	CreatedAt   time.Time    `json:"created_at"`
-	CreatedBy   string       `json:"created_by"`
+	// Stage is the secret's label in an automated rotation, if any.
+	Stage     SecretStage `json:"stage,omitempty"`
+	CreatedAt time.Time   `json:"created_at"`
+	CreatedBy string      `json:"created_by"`
 	// ExpiresAt is the first instant at which the secret no longer
 	// authenticates; nil means it does not expire.
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -119,11 +121,13 @@ type RotatedSecret struct {
 
 // Rotation is one entry of a client's rotation history.
 type Rotation struct {
-	ID            string          `json:"id"`
-	ClientID      string          `json:"client_id"`
-	At            time.Time       `json:"at"`
-	InitiatedBy   string          `json:"initiated_by"`
-	Kind          string          `json:"kind"` // "rotate" or "renew"
+	ID          string    `json:"id"`
+	ClientID    string    `json:"client_id"`
+	At          time.Time `json:"at"`
+	InitiatedBy string    `json:"initiated_by"`
+	Kind        string    `json:"kind"` // "rotate", "renew" or "run"
+	// RunID names the automated rotation run that promoted the secret.
+	RunID         string          `json:"run_id,omitempty"`
 	NewSecretID   string          `json:"new_secret_id"`
 	NewSecretHint string          `json:"new_secret_hint"`
 	Old           []RotatedSecret `json:"old_secrets"`

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/watchword/watchword"
+	"github.com/watchword/watchword/internal/delivery"
 	"github.com/watchword/watchword/internal/httpapi"
 	"github.com/watchword/watchword/internal/lifecycle"
 )
@@ -49,7 +50,7 @@ func routeServer(t *testing.T) (*Client, func() []request) {
 			seen = append(seen, req)
 			mu.Unlock()
 			switch {
-			case r.Method == "DELETE" && !strings.HasSuffix(rt.Path, "/policy") && !strings.HasPrefix(rt.Path, "/tokens"):
+			case r.Method == "DELETE" && !strings.HasSuffix(rt.Path, "/policy") && !strings.HasSuffix(rt.Path, "/rotation-schedule") && !strings.HasPrefix(rt.Path, "/tokens"):
 				w.WriteHeader(http.StatusNoContent)
 			case strings.HasSuffix(rt.Path, "/apply"):
 				io.WriteString(w, `{"secrets_changed": 3}`)
@@ -135,6 +136,34 @@ func TestEveryRoute(t *testing.T) {
 			return err
 		}},
 		{"GET /domains/{domain}/clients/{client}/rotations", func() error { _, err := c.ListRotations(ctx, d, cl, 0, 0); return err }},
+		{"GET /domains/{domain}/rotation-schedule", func() error { _, err := c.GetDomainRotation(ctx, d); return err }},
+		{"PUT /domains/{domain}/rotation-schedule", func() error {
+			_, err := c.SetDomainRotation(ctx, d, watchword.RotationSchedule{Every: watchword.Duration(24 * time.Hour)})
+			return err
+		}},
+		{"GET /domains/{domain}/clients/{client}/rotation-schedule", func() error { _, err := c.GetClientRotation(ctx, d, cl); return err }},
+		{"PUT /domains/{domain}/clients/{client}/rotation-schedule", func() error {
+			_, err := c.SetClientRotation(ctx, d, cl, watchword.RotationSchedule{})
+			return err
+		}},
+		{"DELETE /domains/{domain}/clients/{client}/rotation-schedule", func() error { _, err := c.DeleteClientRotation(ctx, d, cl); return err }},
+		{"GET /domains/{domain}/clients/{client}/targets", func() error { _, err := c.ListTargets(ctx, d, cl); return err }},
+		{"POST /domains/{domain}/clients/{client}/targets", func() error {
+			_, err := c.CreateTarget(ctx, d, cl, lifecycle.TargetCreate{Name: "file"})
+			return err
+		}},
+		{"DELETE /domains/{domain}/clients/{client}/targets/{target}", func() error { return c.DeleteTarget(ctx, d, cl, "file") }},
+		{"POST /domains/{domain}/clients/{client}/rotation-runs", func() error { _, err := c.StartRotation(ctx, d, cl); return err }},
+		{"GET /domains/{domain}/clients/{client}/rotation-runs", func() error { _, err := c.ListRotationRuns(ctx, d, cl, 0, 0); return err }},
+		{"GET /domains/{domain}/clients/{client}/rotation-runs/{run}", func() error { _, err := c.GetRotationRun(ctx, d, cl, "run_1"); return err }},
+		{"POST /domains/{domain}/clients/{client}/rotation-runs/{run}/retry", func() error {
+			_, err := c.RetryRotationRun(ctx, d, cl, "run_1")
+			return err
+		}},
+		{"POST /domains/{domain}/clients/{client}/rotation-runs/{run}/cancel", func() error {
+			_, err := c.CancelRotationRun(ctx, d, cl, "run_1", "")
+			return err
+		}},
 		{"GET /domains/{domain}/clients/{client}/secrets", func() error { _, err := c.ListSecrets(ctx, d, cl); return err }},
 		{"POST /domains/{domain}/clients/{client}/secrets", func() error {
 			_, err := c.AddSecret(ctx, d, cl, lifecycle.SecretCreate{})
@@ -315,6 +344,28 @@ func TestRequestBodiesAndQueries(t *testing.T) {
 			}, "", "action=client.rotate&domain=prod&limit=7&since=2025-01-02T03%3A04%3A05Z&target=t1"},
 		{"rotations page",
 			func() error { _, err := c.ListRotations(ctx, "d", "c", 20, 0); return err }, "", "offset=20"},
+		{"rotation runs page",
+			func() error { _, err := c.ListRotationRuns(ctx, "d", "c", 0, 5); return err }, "", "limit=5"},
+		{"schedule",
+			func() error {
+				tr := watchword.Duration(2 * time.Hour)
+				_, err := c.SetClientRotation(ctx, "d", "c", watchword.RotationSchedule{Cron: "0 3 * * 1", Transition: &tr, CheckURL: "https://x/h"})
+				return err
+			}, `{"cron":"0 3 * * 1","transition":"2h","check_url":"https://x/h"}`, ""},
+		{"schedule off is an empty object",
+			func() error { _, err := c.SetClientRotation(ctx, "d", "c", watchword.RotationSchedule{}); return err }, `{}`, ""},
+		{"file target",
+			func() error {
+				_, err := c.CreateTarget(ctx, "d", "c", lifecycle.TargetCreate{Name: "env", Config: delivery.Config{
+					Type: delivery.TypeFile, File: &delivery.FileConfig{Path: "/etc/app/secret.env", Format: "env", EnvName: "SECRET"}}})
+				return err
+			}, `{"name":"env","config":{"type":"file","file":{"path":"/etc/app/secret.env","format":"env","env_name":"SECRET"}}}`, ""},
+		{"start run sends no body",
+			func() error { _, err := c.StartRotation(ctx, "d", "c"); return err }, "", ""},
+		{"cancel without reason",
+			func() error { _, err := c.CancelRotationRun(ctx, "d", "c", "run_1", ""); return err }, `{}`, ""},
+		{"cancel with reason",
+			func() error { _, err := c.CancelRotationRun(ctx, "d", "c", "run_1", "wrong target"); return err }, `{"reason":"wrong target"}`, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

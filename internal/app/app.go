@@ -6,11 +6,13 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +26,7 @@ import (
 	"github.com/watchword/watchword"
 	"github.com/watchword/watchword/internal/clientauth"
 	"github.com/watchword/watchword/internal/config"
+	"github.com/watchword/watchword/internal/delivery"
 	"github.com/watchword/watchword/internal/httpapi"
 	"github.com/watchword/watchword/internal/jobs"
 	"github.com/watchword/watchword/internal/lifecycle"
@@ -140,7 +143,24 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	svc.EmailEnabled = mailer != nil
 	a.Jobs = &jobs.Runner{
 		Service: svc, Store: st, Now: now, Logger: logger, Interval: cfg.Jobs.Interval,
-		Dispatcher: &notify.Dispatcher{Store: st, Hasher: hasher, Mailer: mailer, Now: now, Logger: logger},
+		Dispatcher:       &notify.Dispatcher{Store: st, Hasher: hasher, Mailer: mailer, Now: now, Logger: logger},
+		RotationSchedule: "@every " + cfg.Rotation.CheckInterval.String(),
+		RunLease:         cfg.Rotation.Lease,
+	}
+	svc.RotationMinInterval = cfg.Rotation.MinInterval
+	svc.Runs = lifecycle.RunSettings{
+		TokenCheck: func(ctx context.Context, d watchword.Domain, c watchword.Client, secret string) error {
+			return a.tokenCheck(ctx, d, c, secret)
+		},
+		Attempts:    cfg.Rotation.Attempts,
+		RetryDelay:  cfg.Rotation.RetryDelay,
+		StepTimeout: cfg.Rotation.StepTimeout,
+	}
+	if cfg.Rotation.AllowLoopback {
+		svc.Runs.DeliveryOptions = append(svc.Runs.DeliveryOptions, delivery.AllowLoopback())
+	}
+	if a.jobsEnabled {
+		svc.RunsChanged = a.Jobs.Kick
 	}
 	if a.FirstToken, err = svc.Initialize(ctx); err != nil {
 		return nil, fmt.Errorf("initialise: %w", err)
@@ -190,6 +210,39 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		a.Provider.BaseURL = "http://" + a.srv.PublicAddr()
 	}
 	return a, nil
+}
+
+// tokenCheck is a rotation run's test: a client_credentials request with
+// secret at the domain's token endpoint on this instance's own listener,
+// authenticated the way the client is registered to.
+func (a *App) tokenCheck(ctx context.Context, d watchword.Domain, c watchword.Client, secret string) error {
+	form := url.Values{"grant_type": {"client_credentials"}}
+	if c.OAuth.TokenEndpointAuthMethod == watchword.AuthMethodPost {
+		form.Set("client_id", c.ID)
+		form.Set("client_secret", secret)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+a.PublicAddr()+"/"+d.Name+"/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if c.OAuth.TokenEndpointAuthMethod != watchword.AuthMethodPost {
+		req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(secret))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+		Error       string `json:"error"`
+	}
+	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+	if resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+		return fmt.Errorf("token endpoint answered %d %s", resp.StatusCode, body.Error)
+	}
+	return nil
 }
 
 // PublicAddr and AdminAddr are the bound listener addresses.

@@ -165,6 +165,13 @@ func clientFields(w io.Writer, c watchword.Client) error {
 	if c.Policy != nil {
 		policy = "its own policy (see 'watchword policy get " + c.Name + "')"
 	}
+	rotation := "the domain's schedule"
+	switch {
+	case c.Rotation != nil && !c.Rotation.Scheduled():
+		rotation = "off (its own empty schedule)"
+	case c.Rotation != nil:
+		rotation = "its own schedule (see 'watchword rotation schedule get " + c.Name + "')"
+	}
 	return fields(w,
 		[2]string{"ID", c.ID},
 		[2]string{"Name", c.Name},
@@ -177,6 +184,7 @@ func clientFields(w io.Writer, c watchword.Client) error {
 		[2]string{"Scopes", strings.Join(c.Scopes, " ")},
 		[2]string{"Contacts", strings.Join(c.Contacts, ", ")},
 		[2]string{"Secret policy", policy},
+		[2]string{"Rotation schedule", rotation},
 		[2]string{"Created", fmtTime(c.CreatedAt)},
 		[2]string{"Updated", fmtTime(c.UpdatedAt)},
 	)

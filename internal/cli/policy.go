@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -245,31 +246,13 @@ func parseExpiry(s string) (watchword.Expiry, error) {
 	return watchword.Expiry{Unit: unit, Duration: n}, nil
 }
 
-var daysRE = regexp.MustCompile(`^(\d+)d(.*)$`)
-
 // parseDuration reads a Go duration ("90m", "24h") that may start with a
 // whole number of days ("7d", "1d12h").
+// The error is the message alone, for flag errors such as "--grace: ...".
 func parseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	m := daysRE.FindStringSubmatch(s)
-	if m == nil {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a duration such as 90m, 24h or 7d", s)
-		}
-		return d, nil
-	}
-	days, err := strconv.Atoi(m[1])
-	if err != nil || days > 100000 {
-		return 0, fmt.Errorf("%q: too many days", s)
-	}
-	d := time.Duration(days) * 24 * time.Hour
-	if m[2] != "" {
-		rest, err := time.ParseDuration(m[2])
-		if err != nil || rest < 0 {
-			return 0, fmt.Errorf("%q is not a duration such as 90m, 24h or 7d", s)
-		}
-		d += rest
+	d, err := watchword.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New(watchword.ErrorMessage(err))
 	}
 	return d, nil
 }

@@ -136,7 +136,7 @@ func newRoot() *cobra.Command {
 	pf.StringP(outputSetting.flag, "o", "", outputSetting.usage)
 
 	root.AddCommand(domainCommand(), clientCommand(), secretCommand(), historyCommand(),
-		policyCommand(), userCommand(), tokenCommand(), auditCommand(), notifyCommand(), whoamiCommand(), benchCommand())
+		policyCommand(), rotationCommand(), targetCommand(), userCommand(), tokenCommand(), auditCommand(), notifyCommand(), whoamiCommand(), benchCommand())
 	addServerCommands(root)
 	return root
 }

@@ -65,6 +65,26 @@ type Config struct {
 		// Interval is how often the jobs look for due work.
 		Interval time.Duration `yaml:"interval"`
 	} `yaml:"jobs"`
+	// Rotation tunes automated, staged rotation runs.
+	Rotation struct {
+		// CheckInterval is how often clients' rotation schedules are looked at.
+		CheckInterval time.Duration `yaml:"check_interval"`
+		// Lease is how long an instance holds a run it works on; after it,
+		// another instance takes over (a crashed instance's run resumes).
+		Lease time.Duration `yaml:"lease"`
+		// StepTimeout bounds one step's deliveries or tests; below Lease.
+		StepTimeout time.Duration `yaml:"step_timeout"`
+		// Attempts a step gets before its run rolls back, the first
+		// RetryDelay apart, doubling.
+		Attempts   int           `yaml:"attempts"`
+		RetryDelay time.Duration `yaml:"retry_delay"`
+		// MinInterval is the shortest schedule interval allowed (1h; lower
+		// it only to try rotation out or to test).
+		MinInterval time.Duration `yaml:"min_interval"`
+		// AllowLoopback lets webhook targets and check URLs use loopback
+		// addresses, over plain http too (development and tests only).
+		AllowLoopback bool `yaml:"allow_loopback"`
+	} `yaml:"rotation"`
 }
 
 // SMTP holds the server-wide SMTP settings.
@@ -97,6 +117,12 @@ func Default() Config {
 	c.SMTP.TLS = "starttls"
 	c.Jobs.Enabled = true
 	c.Jobs.Interval = 5 * time.Second
+	c.Rotation.CheckInterval = time.Minute
+	c.Rotation.Lease = 5 * time.Minute
+	c.Rotation.StepTimeout = 2 * time.Minute
+	c.Rotation.Attempts = 3
+	c.Rotation.RetryDelay = 30 * time.Second
+	c.Rotation.MinInterval = time.Hour
 	return c
 }
 
@@ -164,6 +190,27 @@ func Keys() []Key {
 			return nil
 		}},
 		{"jobs.interval", "how often the background jobs look for due work", duration(func(c *Config) *time.Duration { return &c.Jobs.Interval })},
+		{"rotation.check_interval", "how often clients' rotation schedules are looked at", duration(func(c *Config) *time.Duration { return &c.Rotation.CheckInterval })},
+		{"rotation.lease", "how long an instance holds a rotation run before another may take it over", duration(func(c *Config) *time.Duration { return &c.Rotation.Lease })},
+		{"rotation.step_timeout", "time limit of one rotation step's deliveries or tests (below rotation.lease)", duration(func(c *Config) *time.Duration { return &c.Rotation.StepTimeout })},
+		{"rotation.attempts", "attempts of a rotation step before its run rolls back", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return errors.New("must be a number")
+			}
+			c.Rotation.Attempts = n
+			return nil
+		}},
+		{"rotation.retry_delay", "wait after a rotation step's first failure (doubles after each)", duration(func(c *Config) *time.Duration { return &c.Rotation.RetryDelay })},
+		{"rotation.min_interval", "shortest rotation schedule interval allowed (lower only to test)", duration(func(c *Config) *time.Duration { return &c.Rotation.MinInterval })},
+		{"rotation.allow_loopback", "let webhook targets and check URLs use loopback addresses (development and tests only)", func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("must be true or false")
+			}
+			c.Rotation.AllowLoopback = b
+			return nil
+		}},
 	}
 }
 
@@ -309,6 +356,12 @@ func (c Config) validate() []string {
 		{(c.SMTP.Password != "" || c.SMTP.PasswordFile != "") && c.SMTP.Username == "", "smtp.username: must be set with a password"},
 		{c.SMTP.Username != "" && c.SMTP.TLS == "none" && !isLoopback(c.SMTP.Host), "smtp.tls: credentials are sent only over starttls or tls (or to localhost)"},
 		{c.Jobs.Interval < 10*time.Millisecond || c.Jobs.Interval > time.Hour, "jobs.interval: must be between 10ms and 1h"},
+		{c.Rotation.CheckInterval < 10*time.Millisecond || c.Rotation.CheckInterval > 24*time.Hour, "rotation.check_interval: must be between 10ms and 24h"},
+		{c.Rotation.StepTimeout < 10*time.Millisecond, "rotation.step_timeout: must be at least 10ms"},
+		{c.Rotation.Lease <= c.Rotation.StepTimeout, "rotation.lease: must be longer than rotation.step_timeout"},
+		{c.Rotation.Attempts < 1 || c.Rotation.Attempts > 20, "rotation.attempts: must be between 1 and 20"},
+		{c.Rotation.RetryDelay < 0, "rotation.retry_delay: must not be negative"},
+		{c.Rotation.MinInterval < time.Second, "rotation.min_interval: must be at least 1s"},
 	}
 	var problems []string
 	for _, ch := range checks {

@@ -4,7 +4,9 @@
 // A rotation delivers the pending secret to every target configured for the
 // client before it promotes that secret. Each target implements Target; New
 // builds one from a Config, which is plain data so that it can be stored as
-// JSON with the client.
+// JSON with the client. If a later step of the rotation fails, it rolls
+// back: targets that implement Reverter (file and webhook) undo their
+// delivery. Check is the HTTP health check a rotation's test step runs.
 //
 // Promise 7 applies throughout: the plaintext reaches the target and
 // nothing else. It is never placed in an error, a log attribute, a command
@@ -33,6 +35,17 @@ import (
 // target has the secret. The error never contains the plaintext.
 type Target interface {
 	Deliver(ctx context.Context, d Delivery) error
+}
+
+// Reverter is a Target that can undo a delivery when its rotation rolls back.
+type Reverter interface {
+	Target
+	// Prepare is called before Deliver and returns what Revert needs to undo
+	// it (it may hold secret material: the caller stores it encrypted).
+	Prepare(ctx context.Context) ([]byte, error)
+	// Revert undoes the delivery d (d.Secret may be empty), given what Prepare
+	// returned. It is idempotent.
+	Revert(ctx context.Context, d Delivery, prepared []byte) error
 }
 
 // Delivery is one new secret on its way to a target.
@@ -70,7 +83,13 @@ func (Plaintext) MarshalJSON() ([]byte, error) { return json.Marshal(Redacted) }
 
 // validate checks the fields every target relies on. Messages name fields,
 // never values.
-func (d Delivery) validate() error {
+func (d Delivery) validate() error { return d.check(true) }
+
+// validateRevert checks the fields a revert relies on: those of validate,
+// except that the secret may be empty.
+func (d Delivery) validateRevert() error { return d.check(false) }
+
+func (d Delivery) check(requireSecret bool) error {
 	var bad []string
 	if d.EventID == "" {
 		bad = append(bad, "event id is required")
@@ -82,7 +101,9 @@ func (d Delivery) validate() error {
 		bad = append(bad, "secret id is required")
 	}
 	if d.Secret == "" {
-		bad = append(bad, "secret is required")
+		if requireSecret {
+			bad = append(bad, "secret is required")
+		}
 	} else if strings.ContainsFunc(string(d.Secret), isControl) {
 		bad = append(bad, "secret contains a control character")
 	}
@@ -263,17 +284,31 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Option adjusts how New builds a target.
+// Option adjusts how New builds a target, or how Check runs.
 type Option func(*options)
 
 type options struct {
 	allowLoopback bool
+	allowPrivate  bool
+	timeout       time.Duration
 	now           func() time.Time
 }
 
-// AllowLoopback lets a webhook target connect to loopback addresses. It is
-// for tests against httptest servers; a stored Config cannot enable it.
+// AllowLoopback lets a webhook target, or Check, connect to loopback
+// addresses. It is for tests against httptest servers; a stored Config
+// cannot enable it.
 func AllowLoopback() Option { return func(o *options) { o.allowLoopback = true } }
+
+// AllowPrivate lets Check connect to private addresses (10/8, 172.16/12,
+// 192.168/16, 100.64/10, fc00::/7). A webhook target ignores it and follows
+// WebhookConfig.AllowPrivate, so that passing the same options to New and
+// Check cannot widen what a stored webhook Config may reach.
+func AllowPrivate() Option { return func(o *options) { o.allowPrivate = true } }
+
+// WithTimeout bounds the whole exchange of Check, redirects included
+// (default 10s; zero or less means the default). A webhook target ignores
+// it and follows WebhookConfig.TimeoutSeconds.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithNow sets the clock used for webhook timestamps (default time.Now).
 func WithNow(now func() time.Time) Option { return func(o *options) { o.now = now } }

@@ -165,3 +165,25 @@ func TestInvalidDeliveryRefused(t *testing.T) {
 		t.Fatalf("Deliver()=%v, want missing fields", err)
 	}
 }
+
+// TestReverters: file and webhook targets can undo a delivery; a command
+// target cannot.
+func TestReverters(t *testing.T) {
+	sig := notify.NewSigningSecret()
+	for _, tt := range []struct {
+		cfg  delivery.Config
+		want bool
+	}{
+		{delivery.Config{Type: "file", File: &delivery.FileConfig{Path: "/run/s/secret"}}, true},
+		{delivery.Config{Type: "webhook", Webhook: &delivery.WebhookConfig{URL: "https://hooks.example.com/x", SigningSecret: sig}}, true},
+		{delivery.Config{Type: "command", Command: &delivery.CommandConfig{Argv: []string{"/usr/bin/true"}}}, false},
+	} {
+		target, err := delivery.New(tt.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, got := target.(delivery.Reverter); got != tt.want {
+			t.Errorf("%s: implements Reverter=%v, want %v", tt.cfg.Type, got, tt.want)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +47,7 @@ type FileTarget struct {
 	envName string
 }
 
-var _ Target = (*FileTarget)(nil)
+var _ Reverter = (*FileTarget)(nil)
 
 // NewFile validates c and returns its target.
 func NewFile(c FileConfig) (*FileTarget, error) {
@@ -73,6 +75,100 @@ func (t *FileTarget) Deliver(ctx context.Context, d Delivery) error {
 	return scrub(t.write(data), d.Secret)
 }
 
+// The first byte of what FileTarget.Prepare returns.
+const (
+	preparedAbsent  = 'a' // the file did not exist; nothing follows
+	preparedPresent = 'p' // the file's content follows
+)
+
+// maxPreparedFile bounds the content Prepare keeps for a rollback.
+const maxPreparedFile = 1 << 20
+
+// Prepare captures the file as it is: whether it exists and, if so, its
+// content, which is what Revert restores. The result holds the current
+// secret when there is one. Call it once per rotation, before the first
+// Deliver; a retried rotation must reuse what the first call returned, not
+// capture the secret it delivered itself.
+func (t *FileTarget) Prepare(ctx context.Context) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("delivery: file %s: %w", t.path, err)
+	}
+	// Stat before opening: opening a FIFO would block.
+	fi, err := os.Stat(t.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return []byte{preparedAbsent}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery: file %s: stat: %w", t.path, unwrapPath(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("delivery: file %s: not a regular file", t.path)
+	}
+	f, err := os.Open(t.path)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: file %s: reading it before delivery: %w", t.path, unwrapPath(err))
+	}
+	defer f.Close()
+	content, err := io.ReadAll(io.LimitReader(f, maxPreparedFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("delivery: file %s: reading it before delivery: %w", t.path, unwrapPath(err))
+	}
+	if len(content) > maxPreparedFile {
+		return nil, fmt.Errorf("delivery: file %s: larger than %d bytes, too large to keep for a rollback", t.path, maxPreparedFile)
+	}
+	return append([]byte{preparedPresent}, content...), nil
+}
+
+// Revert puts the file back as Prepare found it: the old content is
+// written the way Deliver writes (atomically, mode 0600, whatever the old
+// mode was), or the file is removed if it did not exist. It restores
+// unconditionally: a change made to the file since Deliver, by anyone, is
+// lost. Like Deliver, it replaces a symbolic link at the path with a
+// regular file. Reverting twice is harmless. d is not used.
+func (t *FileTarget) Revert(ctx context.Context, _ Delivery, prepared []byte) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("delivery: file %s: %w", t.path, err)
+	}
+	if len(prepared) == 0 {
+		return fmt.Errorf("delivery: file %s: revert: no prepared state", t.path)
+	}
+	switch prepared[0] {
+	case preparedPresent:
+		return t.write(prepared[1:])
+	case preparedAbsent:
+		if len(prepared) != 1 {
+			return fmt.Errorf("delivery: file %s: revert: malformed prepared state", t.path)
+		}
+		return t.remove()
+	default:
+		return fmt.Errorf("delivery: file %s: revert: malformed prepared state", t.path)
+	}
+}
+
+// remove deletes the file, if there is one, and syncs the directory.
+func (t *FileTarget) remove() error {
+	fi, err := os.Lstat(t.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delivery: file %s: stat: %w", t.path, unwrapPath(err))
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("delivery: file %s: is a directory; not removing it", t.path)
+	}
+	if err := os.Remove(t.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delivery: file %s: remove: %w", t.path, unwrapPath(err))
+	}
+	if err := syncDir(filepath.Dir(t.path)); err != nil {
+		return fmt.Errorf("delivery: file %s: fsync of directory %s: %w", t.path, filepath.Dir(t.path), unwrapPath(err))
+	}
+	return nil
+}
+
+// write replaces the file with data: a temporary file in the same
+// directory is written, synced and made 0600, renamed over the target, and
+// the directory is synced.
 func (t *FileTarget) write(data []byte) (err error) {
 	dir, base := filepath.Split(t.path)
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")

@@ -1,8 +1,10 @@
 package delivery_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -285,4 +287,100 @@ func TestFileReaderSeesOnlyWholeValues(t *testing.T) {
 		t.Fatal("the readers read nothing")
 	}
 	MustOnlyFile(t, filepath.Dir(path), "s")
+}
+
+func TestFilePrepareRevert(t *testing.T) {
+	tests := []struct {
+		name string
+		old  *string // nil: no file before the delivery
+		mode fs.FileMode
+	}{
+		{"existing file restored byte for byte", ptr("OLD_SECRET=wwcs_previous\n\x00\xff binary tail"), 0o644},
+		{"existing empty file restored", ptr(""), 0o600},
+		{"missing file removed", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "client.secret")
+			if tt.old != nil {
+				if err := os.WriteFile(path, []byte(*tt.old), tt.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			target := MustNewFile(t, delivery.FileConfig{Path: path})
+			prepared, err := target.Prepare(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := target.Deliver(t.Context(), newDelivery()); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := os.ReadFile(path); err != nil || string(b) != testSecret+"\n" {
+				t.Fatalf("after Deliver: content=%q, %v; want the new secret", b, err)
+			}
+			// A rollback may no longer have the plaintext; Revert is
+			// idempotent, so it runs twice.
+			d := newDelivery()
+			d.Secret = ""
+			for i := range 2 {
+				if err := target.Revert(t.Context(), d, prepared); err != nil {
+					t.Fatalf("Revert #%d: %v", i+1, err)
+				}
+				if tt.old == nil {
+					if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+						t.Fatalf("Revert #%d: Lstat=%v, want the file removed", i+1, err)
+					}
+					if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+						t.Fatalf("Revert #%d: directory holds %v (%v), want nothing", i+1, entries, err)
+					}
+					continue
+				}
+				b, err := os.ReadFile(path)
+				if err != nil || !bytes.Equal(b, []byte(*tt.old)) {
+					t.Fatalf("Revert #%d: content=%q, %v; want %q", i+1, b, err, *tt.old)
+				}
+				fi, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := fi.Mode().Perm(), fs.FileMode(0o600); got != want {
+					t.Fatalf("Revert #%d: mode=%v, want %v", i+1, got, want)
+				}
+				MustOnlyFile(t, dir, "client.secret")
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestFileRevertMalformed(t *testing.T) {
+	for _, prepared := range [][]byte{nil, {}, []byte("x"), []byte("aextra")} {
+		t.Run(fmt.Sprintf("%q", prepared), func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "s")
+			if err := os.WriteFile(path, []byte("keep\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			err := MustNewFile(t, delivery.FileConfig{Path: path}).Revert(t.Context(), newDelivery(), prepared)
+			MustNotLeak(t, err)
+			if !strings.Contains(err.Error(), "prepared state") {
+				t.Fatalf("err=%v, want a prepared state error", err)
+			}
+			if b, err := os.ReadFile(path); err != nil || string(b) != "keep\n" {
+				t.Fatalf("content=%q, %v; want it untouched", b, err)
+			}
+		})
+	}
+}
+
+func TestFilePrepareRefusesNonRegular(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := MustNewFile(t, delivery.FileConfig{Path: path}).Prepare(t.Context()); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("Prepare()=%v, want a not a regular file error", err)
+	}
 }

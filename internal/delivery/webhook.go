@@ -44,11 +44,24 @@ const (
 	maxResponseSnippet    = 256
 )
 
-// WebhookEventType is the type of the message a webhook target sends.
-const WebhookEventType = "client_secret.delivery"
+// Types of the messages a webhook target sends.
+const (
+	// WebhookEventType is the type of a delivery: the data holds the new
+	// secret.
+	WebhookEventType = "client_secret.delivery"
+	// WebhookRevokedEventType is the type of a revert: the secret that
+	// delivery event_id carried is revoked, and the receiver should go
+	// back to the secret it used before. The data holds no secret.
+	WebhookRevokedEventType = "client_secret.revoked"
+)
 
-// ErrForbiddenAddress is wrapped by the error of a webhook delivery that
-// would have connected to an address the target may not reach.
+// RevertIDSuffix is appended to Delivery.EventID to make the webhook-id of
+// a revert message.
+const RevertIDSuffix = ".revert"
+
+// ErrForbiddenAddress is wrapped by the error of a webhook delivery or
+// revert, or of a Check, that would have connected to an address it may not
+// reach.
 var ErrForbiddenAddress = errors.New("address not allowed")
 
 // Validate reports every problem of c at once.
@@ -65,13 +78,9 @@ func (c WebhookConfig) problems() []string {
 		urlProblem = "is required"
 	} else if u, err := url.Parse(c.URL); err != nil {
 		urlProblem = "is not a URL"
-	} else if err := checkURL(u); err != nil {
+	} else if err := checkAddress(u, addressPolicy{allowPrivate: c.AllowPrivate, allowLoopback: true}); err != nil {
+		// Loopback is judged at dial time, when the options are known.
 		urlProblem = err.Error()
-	} else if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {
-		// An IP literal can be judged now; names are judged at dial time.
-		if err := checkIP(ip, c.AllowPrivate, true); err != nil {
-			urlProblem = err.Error()
-		}
 	}
 	var secretProblem string
 	if c.SigningSecret == "" {
@@ -106,6 +115,19 @@ func checkURL(u *url.URL) error {
 	default:
 		return fmt.Errorf("scheme %q is not allowed (want https)", u.Scheme)
 	}
+}
+
+// checkAddress applies checkURL and, when the host is an IP literal,
+// checkIP. A host name is judged when dialling, against the address it
+// resolves to.
+func checkAddress(u *url.URL, p addressPolicy) error {
+	if err := checkURL(u); err != nil {
+		return err
+	}
+	if ip, err := netip.ParseAddr(strings.Trim(u.Hostname(), "[]")); err == nil {
+		return checkIP(ip, p.allowPrivate, p.allowLoopback)
+	}
+	return nil
 }
 
 func isLoopbackHost(h string) bool {
@@ -155,8 +177,87 @@ func checkIP(ip netip.Addr, allowPrivate, allowLoopback bool) error {
 		}
 	case ip.IsPrivate() || sharedCGNAT.Contains(ip):
 		if !allowPrivate {
-			return refuse("private (set allow_private to permit it)")
+			return refuse("private (allow_private, or AllowPrivate for Check, permits it)")
 		}
+	}
+	return nil
+}
+
+// addressPolicy says which addresses, beyond those checkIP always allows,
+// an outgoing HTTP client may connect to.
+type addressPolicy struct {
+	allowPrivate  bool
+	allowLoopback bool
+}
+
+// newGuardedClient returns an HTTP client that connects only where p
+// allows: every address is checked just before connect(2), for the first
+// request and every redirect alike, and every redirect must pass checkURL.
+// It follows at most maxRedirects redirects; redirect, when not nil, is a
+// further check of each one. timeout bounds the whole exchange.
+func newGuardedClient(timeout time.Duration, p addressPolicy, redirect func(*http.Request) error) *http.Client {
+	dialer := &net.Dialer{
+		Timeout:   timeout,
+		KeepAlive: 30 * time.Second,
+		// Control sees the resolved address just before connect(2), so a
+		// name that resolves (or re-resolves) to a forbidden address is
+		// refused.
+		Control: func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %q", ErrForbiddenAddress, address)
+			}
+			ip, err := netip.ParseAddr(host)
+			if err != nil {
+				return fmt.Errorf("%w: %q is not an IP address", ErrForbiddenAddress, host)
+			}
+			return checkIP(ip, p.allowPrivate, p.allowLoopback)
+		},
+	}
+	transport := &http.Transport{
+		Proxy:                 nil, // a proxy would hide the real destination from Control
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+	}
+	return &http.Client{
+		Transport: transport,
+		Timeout:   timeout,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) > maxRedirects {
+				return fmt.Errorf("stopped after %d redirects", maxRedirects)
+			}
+			if redirect != nil {
+				if err := redirect(req); err != nil {
+					return err
+				}
+			}
+			if err := checkURL(req.URL); err != nil {
+				return fmt.Errorf("redirect to %s refused: %w", req.URL.Redacted(), err)
+			}
+			return nil
+		},
+	}
+}
+
+// send does req with client. Any 2xx answer is success; any other is an
+// error naming the status and the start of the response, with secret (which
+// may be empty) redacted and non-printable characters replaced. what names
+// the operation in errors.
+func send(client *http.Client, req *http.Request, what string, secret Plaintext) error {
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("delivery: %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	// Read enough to redact a secret that straddles the snippet's end.
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxResponseSnippet+len(secret))))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("delivery: %s: HTTP %d %s", what, resp.StatusCode, redactBounded(snippet, string(secret), maxResponseSnippet))
 	}
 	return nil
 }
@@ -169,7 +270,7 @@ type WebhookTarget struct {
 	now    func() time.Time
 }
 
-var _ Target = (*WebhookTarget)(nil)
+var _ Reverter = (*WebhookTarget)(nil)
 
 // NewWebhook validates c and returns its target.
 func NewWebhook(c WebhookConfig, opts ...Option) (*WebhookTarget, error) {
@@ -185,59 +286,32 @@ func NewWebhook(c WebhookConfig, opts ...Option) (*WebhookTarget, error) {
 	if c.TimeoutSeconds > 0 {
 		timeout = time.Duration(c.TimeoutSeconds) * time.Second
 	}
-	allowPrivate, allowLoopback := c.AllowPrivate, o.allowLoopback
-	dialer := &net.Dialer{
-		Timeout:   timeout,
-		KeepAlive: 30 * time.Second,
-		// Control sees the resolved address just before connect(2), for
-		// the first request and every redirect alike, so a name that
-		// resolves (or re-resolves) to a forbidden address is refused.
-		Control: func(_, address string, _ syscall.RawConn) error {
-			host, _, err := net.SplitHostPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: %q", ErrForbiddenAddress, address)
-			}
-			ip, err := netip.ParseAddr(host)
-			if err != nil {
-				return fmt.Errorf("%w: %q is not an IP address", ErrForbiddenAddress, host)
-			}
-			return checkIP(ip, allowPrivate, allowLoopback)
-		},
-	}
-	transport := &http.Transport{
-		Proxy:                 nil, // a proxy would hide the real destination from Control
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   timeout,
-		ResponseHeaderTimeout: timeout,
-	}
-	client := &http.Client{
-		Transport: transport,
-		Timeout:   timeout,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > maxRedirects {
-				return fmt.Errorf("stopped after %d redirects", maxRedirects)
-			}
-			// 301, 302 and 303 turn the POST into a GET without the body:
-			// a 2xx to that would report a secret delivered that was not.
-			if req.Method != http.MethodPost {
-				return fmt.Errorf("redirect would change the method to %s and drop the secret", req.Method)
-			}
-			if err := checkURL(req.URL); err != nil {
-				return fmt.Errorf("redirect to %s refused: %w", req.URL.Redacted(), err)
-			}
-			return nil
-		},
-	}
+	policy := addressPolicy{allowPrivate: c.AllowPrivate, allowLoopback: o.allowLoopback}
+	client := newGuardedClient(timeout, policy, func(req *http.Request) error {
+		// 301, 302 and 303 turn the POST into a GET without the body:
+		// a 2xx to that would report a message delivered that was not.
+		if req.Method != http.MethodPost {
+			return fmt.Errorf("redirect would change the method to %s and drop the secret", req.Method)
+		}
+		return nil
+	})
 	return &WebhookTarget{url: c.URL, keys: [][]byte{key}, client: client, now: o.now}, nil
 }
 
 type webhookMessage struct {
 	Type      string    `json:"type"`
 	Timestamp time.Time `json:"timestamp"`
-	Data      payload   `json:"data"`
+	Data      any       `json:"data"`
+}
+
+// revokedPayload is the data of a revert message: payload without the
+// secret and its successor's timing.
+type revokedPayload struct {
+	EventID    string `json:"event_id"`
+	Domain     string `json:"domain,omitempty"`
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name,omitempty"`
+	SecretID   string `json:"secret_id"`
 }
 
 // Deliver POSTs d as a signed JSON message; any 2xx answer means
@@ -251,29 +325,41 @@ func (t *WebhookTarget) Deliver(ctx context.Context, d Delivery) error {
 	if err != nil {
 		return errors.New("delivery: webhook: encoding the message failed")
 	}
-	return scrub(t.post(ctx, d, now, body), d.Secret)
+	return scrub(t.post(ctx, "webhook", d.EventID, now, body, d.Secret), d.Secret)
 }
 
-func (t *WebhookTarget) post(ctx context.Context, d Delivery, now time.Time, body []byte) error {
+// Prepare returns nil: a webhook revert needs nothing but the delivery.
+func (t *WebhookTarget) Prepare(ctx context.Context) ([]byte, error) { return nil, nil }
+
+// Revert POSTs a signed WebhookRevokedEventType message naming d's event,
+// client and secret id, and no secret, telling the receiver to go back to
+// its previous secret; any 2xx answer means told. The webhook-id is
+// d.EventID + RevertIDSuffix, so the receiver can drop repeats: Revert is
+// idempotent when the receiver is. prepared is ignored.
+func (t *WebhookTarget) Revert(ctx context.Context, d Delivery, _ []byte) error {
+	if err := d.validateRevert(); err != nil {
+		return err
+	}
+	now := t.now().UTC()
+	data := revokedPayload{EventID: d.EventID, Domain: d.Domain, ClientID: d.ClientID, ClientName: d.ClientName, SecretID: d.SecretID}
+	body, err := json.Marshal(webhookMessage{Type: WebhookRevokedEventType, Timestamp: now, Data: data})
+	if err != nil {
+		return errors.New("delivery: webhook revert: encoding the message failed")
+	}
+	return scrub(t.post(ctx, "webhook revert", d.EventID+RevertIDSuffix, now, body, d.Secret), d.Secret)
+}
+
+// post sends body signed as message id; secret is redacted from a failed
+// response.
+func (t *WebhookTarget) post(ctx context.Context, what, id string, now time.Time, body []byte, secret Plaintext) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("delivery: webhook: %w", err)
+		return fmt.Errorf("delivery: %s: %w", what, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Watchword-Webhooks/1")
-	req.Header.Set(notify.HeaderID, d.EventID)
+	req.Header.Set(notify.HeaderID, id)
 	req.Header.Set(notify.HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(notify.HeaderSignature, notify.Sign(t.keys, d.EventID, now, body))
-	resp, err := t.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("delivery: webhook: %w", err)
-	}
-	defer resp.Body.Close()
-	// Read enough to redact a secret that straddles the snippet's end.
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, int64(maxResponseSnippet+len(d.Secret))))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("delivery: webhook: HTTP %d %s", resp.StatusCode, redactBounded(snippet, string(d.Secret), maxResponseSnippet))
-	}
-	return nil
+	req.Header.Set(notify.HeaderSignature, notify.Sign(t.keys, id, now, body))
+	return send(t.client, req, what, secret)
 }

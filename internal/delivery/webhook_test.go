@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/watchword/watchword/internal/delivery"
 	"github.com/watchword/watchword/internal/notify"
@@ -158,5 +161,104 @@ func TestWebhookTimeout(t *testing.T) {
 	MustNotLeak(t, err)
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Fatalf("took %v, want about 1s", elapsed)
+	}
+}
+
+func TestWebhookRevertSigned(t *testing.T) {
+	sig := notify.NewSigningSecret()
+	wh, err := standardwebhooks.NewWebhook(sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type hit struct {
+		body   []byte
+		header http.Header
+	}
+	var hits []hit
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		hits = append(hits, hit{b, r.Header.Clone()})
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	var target delivery.Reverter = MustNewWebhook(t, delivery.WebhookConfig{URL: srv.URL + "/hook", SigningSecret: sig}, delivery.AllowLoopback())
+	prepared, err := target.Prepare(t.Context())
+	if err != nil || prepared != nil {
+		t.Fatalf("Prepare()=%q, %v; want nil, nil", prepared, err)
+	}
+	withSecret, withoutSecret := newDelivery(), newDelivery()
+	withoutSecret.Secret = ""
+	for _, d := range []delivery.Delivery{withSecret, withoutSecret} {
+		if err := target.Revert(t.Context(), d, prepared); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(hits) != 2 {
+		t.Fatalf("got %d requests, want 2", len(hits))
+	}
+	for _, h := range hits {
+		// The Standard Webhooks reference library, as notify's tests use.
+		if err := wh.Verify(h.body, h.header); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if got, want := h.header.Get("webhook-id"), "evt_01"+delivery.RevertIDSuffix; got != want {
+			t.Errorf("webhook-id=%q, want %q", got, want)
+		}
+		if strings.Contains(string(h.body), testSecret) || strings.Contains(string(h.body), `"secret"`) {
+			t.Fatalf("body=%s holds a secret", h.body)
+		}
+		var msg struct {
+			Type string
+			Data map[string]string
+		}
+		if err := json.Unmarshal(h.body, &msg); err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]string{"event_id": "evt_01", "domain": "example.com", "client_id": "client-1", "client_name": "Billing", "secret_id": "0123456789ABCDEF"}
+		if msg.Type != delivery.WebhookRevokedEventType || !maps.Equal(msg.Data, want) {
+			t.Fatalf("body=%s, want type %s and data %v", h.body, delivery.WebhookRevokedEventType, want)
+		}
+	}
+}
+
+func TestWebhookRevertFailures(t *testing.T) {
+	sig := notify.NewSigningSecret()
+	redirectTo := func(loc string, code int) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, loc, code) }
+	}
+	tests := []struct {
+		name      string
+		handler   http.HandlerFunc
+		want      string
+		forbidden bool
+	}{
+		{"500 echoing the secret", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte("no, keeping " + testSecret))
+		}, "HTTP 500 no, keeping " + delivery.Redacted, false},
+		{"redirect to private", redirectTo("https://10.9.8.7/", http.StatusTemporaryRedirect), "private", true},
+		{"redirect to metadata", redirectTo("https://169.254.169.254/", http.StatusPermanentRedirect), "cloud metadata", true},
+		{"redirect that drops the body", redirectTo("/elsewhere", http.StatusSeeOther), "change the method", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			target := MustNewWebhook(t, delivery.WebhookConfig{URL: srv.URL, SigningSecret: sig, TimeoutSeconds: 5}, delivery.AllowLoopback())
+			err := target.Revert(t.Context(), newDelivery(), nil)
+			MustNotLeak(t, err)
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err=%v, want it to contain %q", err, tt.want)
+			}
+			if got := errors.Is(err, delivery.ErrForbiddenAddress); got != tt.forbidden {
+				t.Fatalf("errors.Is(err, ErrForbiddenAddress)=%v, want %v (err %v)", got, tt.forbidden, err)
+			}
+		})
+	}
+	// The fields a revert needs are still required; the secret is not.
+	target := MustNewWebhook(t, delivery.WebhookConfig{URL: "https://hooks.example.com/", SigningSecret: sig})
+	if err := target.Revert(t.Context(), delivery.Delivery{}, nil); err == nil || !strings.Contains(err.Error(), "event id is required") || strings.Contains(err.Error(), "secret is required") {
+		t.Fatalf("Revert(empty)=%v, want missing ids but not a missing secret", err)
 	}
 }

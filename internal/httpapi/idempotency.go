@@ -242,8 +242,10 @@ func (b *responseBuffer) sendTo(w http.ResponseWriter) {
 // plaintextMembers are the response members that carry a value shown only
 // once: a client secret (NewSecret "secret", also inside ClientCreated and
 // RotateResult), an admin token (NewAdminToken "token") and a webhook
-// signing secret (ChannelCreated "signing_secret"). Only string values are
-// taken: RotateResult's "secret" object is searched, not dropped.
+// signing secret (ChannelCreated and TargetCreated "signing_secret"; a
+// target's config.webhook.signing_secret, always empty in responses, is
+// dropped too). Only string values are taken: RotateResult's "secret"
+// object is searched, not dropped.
 var plaintextMembers = map[string]bool{"secret": true, "token": true, "signing_secret": true}
 
 // redact returns the body to record for a response: JSON with every string

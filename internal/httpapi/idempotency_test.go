@@ -256,9 +256,9 @@ func TestIdempotentConcurrent(t *testing.T) {
 	}
 }
 
-// TestIdempotentCreates: creating a client, a secret, an admin token or a
-// webhook channel twice with one key creates it once, and neither the
-// replay nor the record holds the value shown once.
+// TestIdempotentCreates: creating a client, a secret, an admin token, a
+// webhook channel or a webhook delivery target twice with one key creates
+// it once, and neither the replay nor the record holds the value shown once.
 func TestIdempotentCreates(t *testing.T) {
 	for _, backend := range testenv.Backends {
 		t.Run(backend, func(t *testing.T) {
@@ -307,6 +307,15 @@ func TestIdempotentCreates(t *testing.T) {
 						return v.Channel.ID, v.SigningSecret, v.SigningSecretRedacted
 					},
 					func() (int, error) { l, err := c.ListChannels(ctx, "default"); return l.Total, err },
+				},
+				{
+					"delivery target", "/domains/default/clients/svc/targets",
+					`{"name": "deploy", "config": {"type": "webhook", "webhook": {"url": "https://deploy.example/ww"}}}`,
+					func(t *testing.T, r response) (string, string, bool) {
+						v := decodeAs[httpapi.TargetCreated](t, r)
+						return v.ID, v.SigningSecret, v.SigningSecretRedacted
+					},
+					func() (int, error) { l, err := c.ListTargets(ctx, "default", "svc"); return l.Total, err },
 				},
 			}
 			for _, tc := range tests {

@@ -1,6 +1,7 @@
 // Package jobs runs Watchword's background work on every instance: the
 // outbox dispatcher, the expiry sweep, each domain's upcoming-expiry
-// notices on its cron schedule, and the hourly clean-up of expired rows.
+// notices on its cron schedule, the start of scheduled rotation runs and
+// the steps of every run, and the hourly clean-up of expired rows.
 //
 // The runner is written here rather than taken from a job queue such as
 // River, which was evaluated first. River is well kept and PostgreSQL-native,
@@ -30,6 +31,10 @@
 //   - A crashed instance's work is picked up: once its lease ends, any
 //     instance claims the run or the notifications again, and the
 //     idempotent steps above make redoing a half-finished run safe.
+//     Rotation runs are leased the same way; each step commits its effect
+//     with the run's move to the next step, and a client has at most one
+//     running run (a unique index), so a run is started once and each of
+//     its steps takes effect once (see internal/lifecycle/runs.go).
 //   - A restart resumes where it stopped: the next run time of every
 //     schedule and the state of every notification are in the database; a
 //     run missed while every instance was down happens at the next tick,
@@ -69,6 +74,10 @@ const (
 	CleanupJob      = "cleanup"
 	CleanupSchedule = "@every 1h"
 	CleanupGrace    = 24 * time.Hour
+	// RotationJob starts the rotation runs that clients' schedules make due.
+	RotationJob             = "rotation-schedule"
+	DefaultRotationSchedule = "@every 1m"
+	DefaultRunLease         = 5 * time.Minute
 )
 
 // Runner runs the background jobs. Service, Store and Dispatcher are
@@ -90,6 +99,13 @@ type Runner struct {
 	Lease time.Duration
 	// RetryDelay is how long a failed run waits before it is tried again.
 	RetryDelay time.Duration
+	// RotationSchedule is how often clients' rotation schedules are
+	// looked at; RunLease is how long a claimed rotation run stays this
+	// instance's (longer than a step takes: lifecycle.RunSettings.StepTimeout).
+	RotationSchedule string
+	RunLease         time.Duration
+
+	kick chan struct{}
 
 	once sync.Once
 	mu   sync.Mutex
@@ -129,6 +145,13 @@ func (r *Runner) init() {
 		if r.RetryDelay <= 0 {
 			r.RetryDelay = DefaultRetryDelay
 		}
+		if r.RotationSchedule == "" {
+			r.RotationSchedule = DefaultRotationSchedule
+		}
+		if r.RunLease <= 0 {
+			r.RunLease = DefaultRunLease
+		}
+		r.kick = make(chan struct{}, 1)
 		r.wake = map[string]wakeAt{}
 	})
 }
@@ -147,22 +170,42 @@ func (r *Runner) sleepUntil(name, spec string, at time.Time) {
 	r.wake[name] = wakeAt{spec, at}
 }
 
-// Run runs the scheduled jobs and the dispatcher every Interval until ctx
-// ends; the two loops are independent, so that a long run of notices does
-// not hold up deliveries. Errors are logged, never fatal.
+// Run runs the scheduled jobs, the dispatcher and the rotation runs every
+// Interval until ctx ends; the loops are independent, so that a long run of
+// notices does not hold up deliveries, nor a slow target a notice. Errors
+// are logged, never fatal.
 func (r *Runner) Run(ctx context.Context) {
 	r.init()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		r.loop(ctx, func(ctx context.Context) error { return r.RunScheduled(ctx) })
+		r.loop(ctx, nil, func(ctx context.Context) error { return r.RunScheduled(ctx) })
 	})
 	wg.Go(func() {
-		r.loop(ctx, func(ctx context.Context) error { _, err := r.Dispatch(ctx); return err })
+		r.loop(ctx, nil, func(ctx context.Context) error { _, err := r.Dispatch(ctx); return err })
+	})
+	wg.Go(func() {
+		r.loop(ctx, r.kick, func(ctx context.Context) error { _, err := r.AdvanceRuns(ctx); return err })
 	})
 	wg.Wait()
 }
 
-func (r *Runner) loop(ctx context.Context, fn func(context.Context) error) {
+// Kick makes the rotation-run loop look for due runs now rather than at
+// its next tick (a run was started, retried or cancelled here).
+func (r *Runner) Kick() {
+	r.init()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// AdvanceRuns moves every due rotation run this instance can claim.
+func (r *Runner) AdvanceRuns(ctx context.Context) (int, error) {
+	r.init()
+	return r.Service.AdvanceRuns(ctx, r.Owner, r.RunLease)
+}
+
+func (r *Runner) loop(ctx context.Context, kick <-chan struct{}, fn func(context.Context) error) {
 	t := time.NewTicker(r.Interval)
 	defer t.Stop()
 	for {
@@ -173,6 +216,7 @@ func (r *Runner) loop(ctx context.Context, fn func(context.Context) error) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-kick:
 		}
 	}
 }
@@ -225,6 +269,20 @@ func (r *Runner) RunScheduled(ctx context.Context) error {
 		return err
 	}); err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", CleanupJob, err))
+	}
+	rotation, err := lifecycle.ParseSchedule(r.RotationSchedule)
+	if err != nil {
+		return fmt.Errorf("rotation schedule: %w", err)
+	}
+	if err := r.runJob(ctx, RotationJob, r.RotationSchedule, rotation, func(ctx context.Context, _ time.Time) error {
+		n, err := r.Service.StartDueRotations(ctx)
+		if n > 0 {
+			r.Logger.InfoContext(ctx, "rotation runs started", "runs", n)
+			r.Kick()
+		}
+		return err
+	}); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", RotationJob, err))
 	}
 	domains, err := r.Store.ListDomains(ctx)
 	if err != nil {

@@ -207,6 +207,9 @@ func (s *Service) DeleteClient(ctx context.Context, domainName, ref string) erro
 				}
 			}
 		}
+		if err := endRun(ctx, tx, c, "client deleted"); err != nil {
+			return err
+		}
 		c.DeletedAt, c.UpdatedAt, id = &now, now, c.ID
 		if err := tx.UpdateClient(ctx, c); err != nil {
 			return err

@@ -43,6 +43,15 @@ type Service struct {
 	// EmailEnabled says the server has SMTP settings; without them no
 	// email channel can be created.
 	EmailEnabled bool
+
+	// Rotation runs (see runs.go).
+	Runs RunSettings
+	// RotationMinInterval is the shortest interval a rotation schedule may
+	// have; 0 means watchword.MinRotationInterval. Only tests lower it.
+	RotationMinInterval time.Duration
+	// RunsChanged, if set, is told after commit that a run was started,
+	// retried or cancelled, so that the runner looks at once.
+	RunsChanged func()
 }
 
 // tokensRevoked reports committed grant revocations when err is nil.

@@ -18,6 +18,8 @@ type SecretCreate struct {
 	Description string `json:"description,omitempty"`
 	// Value is a custom secret value, if the policy allows it; empty means generate.
 	Value string `json:"value,omitempty"`
+	// stage labels a secret a rotation run creates.
+	stage watchword.SecretStage
 }
 
 const (
@@ -81,7 +83,7 @@ func (s *Service) addSecret(ctx context.Context, tx store.Tx, d watchword.Domain
 	hash, kid := s.Hasher.Hash(plaintext)
 	sec := watchword.Secret{
 		ID: id, ClientID: c.ID, Description: in.Description,
-		Hint: secret.Hint(plaintext), Hash: hash, KeyID: kid, Source: source,
+		Hint: secret.Hint(plaintext), Hash: hash, KeyID: kid, Source: source, Stage: in.stage,
 		CreatedAt: now, CreatedBy: watchword.ActorFromContext(ctx).String(),
 		ExpiresAt: p.Expiry.ExpiresAt(now),
 	}
@@ -199,6 +201,16 @@ func (s *Service) RotateClient(ctx context.Context, domainName, ref string, in R
 		if in.Compromised && t != 0 {
 			return watchword.FieldError(watchword.EINVALID, "compromised", "A compromised rotation needs a transition of 0: a leaked secret must stop at once.")
 		}
+		if in.Compromised {
+			// A leak cannot wait for a run: end it; the rotation below
+			// revokes its pending secret with the others.
+			err = endRun(ctx, tx, c, "compromised rotation by "+watchword.ActorFromContext(ctx).String())
+		} else {
+			err = refuseDuringRun(ctx, tx, c)
+		}
+		if err != nil {
+			return err
+		}
 		existing, err := tx.ListSecrets(ctx, c.ID)
 		if err != nil {
 			return err
@@ -242,6 +254,9 @@ func (s *Service) RenewSecret(ctx context.Context, domainName, ref, id string, r
 		}
 		if old.RevokedAt != nil {
 			return watchword.FieldError(watchword.ECONFLICT, "secret", "Secret %q is revoked; add a new secret instead.", id)
+		}
+		if err := refuseDuringRun(ctx, tx, c); err != nil {
+			return err
 		}
 		t, err := transition(c.EffectivePolicy(d), requested)
 		if err != nil {

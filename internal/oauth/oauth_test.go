@@ -209,7 +209,7 @@ func TestClientAuthFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		tests := []struct{ name, id, secret string }{
-			{"wrong secret", c.ID, good[:len(good)-1] + "x"},
+			{"wrong secret", c.ID, good[:len(good)-1] + string(good[len(good)-1]^1)}, // last character changed
 			{"unknown client", "nobody", good},
 			{"revoked secret", c.ID, revoked.Plaintext},
 			{"expired by rotation", other.ID, otherSecret},

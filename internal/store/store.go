@@ -90,6 +90,7 @@ type Reader interface {
 	IsRevoked(ctx context.Context, ids ...string) (bool, error)
 
 	NotificationReader
+	RotationReader
 
 	// GetIdempotencyRecord returns the record of an actor's idempotency key,
 	// ErrNotFound if there is none. An expired record is returned until it
@@ -118,6 +119,45 @@ type NotificationReader interface {
 	// the live clients of a domain whose expiry is in (after, until], with
 	// their clients, ordered by secret id and starting after afterID.
 	ListExpiringSecrets(ctx context.Context, domainID string, after, until time.Time, afterID string, limit int) ([]ClientSecret, error)
+}
+
+// RotationReader holds the reads of automated rotation.
+type RotationReader interface {
+	// GetRotationRun returns a run by id.
+	GetRotationRun(ctx context.Context, id string) (watchword.RotationRun, error)
+	// ListRotationRuns returns a page of a client's runs, newest first
+	// (by CreatedAt, then the order they were created in), and how many there are.
+	ListRotationRuns(ctx context.Context, clientID string, offset, limit int) ([]watchword.RotationRun, int, error)
+	// LatestRotationRun returns the client's newest run, ErrNotFound if it
+	// has none.
+	LatestRotationRun(ctx context.Context, clientID string) (watchword.RotationRun, error)
+
+	// ListDeliveryTargets returns a client's targets ordered by name.
+	ListDeliveryTargets(ctx context.Context, clientID string) ([]watchword.DeliveryTarget, error)
+	// GetDeliveryTarget returns a target of a client by id.
+	GetDeliveryTarget(ctx context.Context, clientID, id string) (watchword.DeliveryTarget, error)
+}
+
+// RotationWriter holds the writes of automated rotation.
+type RotationWriter interface {
+	// CreateRotationRun stores a new run. ErrAlreadyExists if the id is
+	// taken or the client already has a running run: at most one runs per
+	// client, whichever instance starts it.
+	CreateRotationRun(ctx context.Context, r watchword.RotationRun) error
+	// LockRotationRun returns a run and locks it until the end of the
+	// transaction (FOR UPDATE on PostgreSQL).
+	LockRotationRun(ctx context.Context, id string) (watchword.RotationRun, error)
+	// UpdateRotationRun writes every field of r but its creation; ErrNotFound.
+	UpdateRotationRun(ctx context.Context, r watchword.RotationRun) error
+	// ClaimRotationRuns leases to owner until until up to limit running
+	// runs whose NextAttemptAt is at or before Now and that nobody else
+	// holds (never leased, or their lease ended), earliest due first, and
+	// returns them as leased. Concurrent claims get disjoint sets.
+	ClaimRotationRuns(ctx context.Context, owner string, until time.Time, limit int) ([]watchword.RotationRun, error)
+
+	CreateDeliveryTarget(ctx context.Context, t watchword.DeliveryTarget) error // ErrAlreadyExists on (client, name)
+	UpdateDeliveryTarget(ctx context.Context, t watchword.DeliveryTarget) error // ErrNotFound, ErrAlreadyExists
+	DeleteDeliveryTarget(ctx context.Context, clientID, id string) error        // ErrNotFound
 }
 
 // ClientSecret is a secret and its client.
@@ -218,6 +258,7 @@ type Tx interface {
 	UpdateIdempotencyRecord(ctx context.Context, r watchword.IdempotencyRecord) error
 
 	NotificationWriter
+	RotationWriter
 }
 
 // NotificationWriter holds the writes of lifecycle notifications.

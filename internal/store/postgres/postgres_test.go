@@ -48,6 +48,15 @@ func TestTwoInstancesClaim(t *testing.T) {
 	storetest.RunClaimConcurrencyTest(t, open(t, url), open(t, url))
 }
 
+// TestTwoInstancesRotation has two pools on one database start rotation
+// runs for one client at once (the partial unique index lets exactly one
+// run) and claim due runs at once (FOR UPDATE SKIP LOCKED and the lease
+// hand each run to exactly one of them).
+func TestTwoInstancesRotation(t *testing.T) {
+	url := pgtest.URL(t)
+	storetest.RunRotationConcurrencyTest(t, open(t, url), open(t, url))
+}
+
 // TestConcurrentMigrations opens several instances on a new database at
 // once: the advisory lock lets exactly one of them apply the migrations.
 func TestConcurrentMigrations(t *testing.T) {

@@ -51,6 +51,13 @@ func TestTwoHandlesClaim(t *testing.T) {
 	storetest.RunClaimConcurrencyTest(t, open(t, path), open(t, path))
 }
 
+// TestTwoHandlesRotation has two handles on one file start rotation runs
+// for one client and claim due runs at once.
+func TestTwoHandlesRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "watchword.db")
+	storetest.RunRotationConcurrencyTest(t, open(t, path), open(t, path))
+}
+
 func TestMigrationsOnce(t *testing.T) {
 	// Characters that mean something in a URI must stay part of the path.
 	dir := filepath.Join(t.TempDir(), "dir with spaces?&#%")

@@ -12,10 +12,10 @@ import (
 
 // Columns, in the order the scan functions read them.
 const (
-	domainCols   = "id, name, description, policy, oauth, notification_settings, created_at, updated_at"
-	clientCols   = "id, domain_id, name, description, type, grant_types, redirect_uris, scopes, disabled, policy, oauth, created_at, updated_at, deleted_at, contacts"
-	secretCols   = "id, client_id, description, hint, hash, key_id, source, created_at, created_by, expires_at, retiring_since, revoked_at, revoked_by, revoked_reason, deleted_at, last_used_at, use_count, expired_notified_at"
-	rotationCols = "id, client_id, at, initiated_by, kind, new_secret_id, new_secret_hint, old_secrets, transition"
+	domainCols   = "id, name, description, policy, oauth, notification_settings, created_at, updated_at, rotation"
+	clientCols   = "id, domain_id, name, description, type, grant_types, redirect_uris, scopes, disabled, policy, oauth, created_at, updated_at, deleted_at, contacts, rotation"
+	secretCols   = "id, client_id, description, hint, hash, key_id, source, created_at, created_by, expires_at, retiring_since, revoked_at, revoked_by, revoked_reason, deleted_at, last_used_at, use_count, expired_notified_at, stage"
+	rotationCols = "id, client_id, at, initiated_by, kind, new_secret_id, new_secret_hint, old_secrets, transition, run_id"
 	auditCols    = "id, occurred_at, actor, action, domain_id, target_type, target_id, outcome, request_id, details"
 	tokenCols    = "id, name, role, hint, hash, key_id, created_at, created_by, revoked_at, revoked_by"
 )
@@ -39,9 +39,9 @@ func likeContains(s string) string {
 
 func scanDomain(sc scanner) (watchword.Domain, error) {
 	var d watchword.Domain
-	var policy, oauth, notify string
+	var policy, oauth, notify, rotation string
 	var created, updated int64
-	if err := sc.Scan(&d.ID, &d.Name, &d.Description, &policy, &oauth, &notify, &created, &updated); err != nil {
+	if err := sc.Scan(&d.ID, &d.Name, &d.Description, &policy, &oauth, &notify, &created, &updated, &rotation); err != nil {
 		return d, err
 	}
 	d.CreatedAt, d.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -53,6 +53,9 @@ func scanDomain(sc scanner) (watchword.Domain, error) {
 	}
 	if err := fromJSON(notify, &d.Notifications); err != nil {
 		return d, fmt.Errorf("domain %s notification settings: %w", d.ID, err)
+	}
+	if err := fromJSON(rotation, &d.Rotation); err != nil {
+		return d, fmt.Errorf("domain %s rotation: %w", d.ID, err)
 	}
 	return d, nil
 }
@@ -78,36 +81,42 @@ func (r *reader) ListDomains(ctx context.Context) ([]watchword.Domain, error) {
 	return list(ctx, r, "list domains", scanDomain, "SELECT "+domainCols+" FROM domains ORDER BY name")
 }
 
-// domainJSON encodes the policy, OAuth and notification settings of d.
-func domainJSON(d watchword.Domain) (policy, oauth, notify string, err error) {
+// domainJSON encodes the policy, OAuth settings, notification settings and
+// rotation schedule of d.
+func domainJSON(d watchword.Domain) (policy, oauth, notify, rotation string, err error) {
 	if policy, err = toJSON(d.Policy); err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
 	if oauth, err = toJSON(d.OAuth); err != nil {
-		return "", "", "", err
+		return "", "", "", "", err
 	}
-	notify, err = toJSON(d.Notifications)
-	return policy, oauth, notify, err
+	if notify, err = toJSON(d.Notifications); err != nil {
+		return "", "", "", "", err
+	}
+	rotation, err = toJSON(d.Rotation)
+	return policy, oauth, notify, rotation, err
 }
 
 func (t *txn) CreateDomain(ctx context.Context, d watchword.Domain) error {
-	policy, oauth, notify, err := domainJSON(d)
+	policy, oauth, notify, rotation, err := domainJSON(d)
 	if err != nil {
 		return fmt.Errorf("create domain: %w", err)
 	}
 	return t.execOne(ctx, "create domain", true,
-		"INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-		d.ID, d.Name, d.Description, policy, oauth, notify, micros(d.CreatedAt), micros(d.UpdatedAt))
+		"INSERT INTO domains ("+domainCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		d.ID, d.Name, d.Description, policy, oauth, notify, micros(d.CreatedAt), micros(d.UpdatedAt), rotation)
 }
 
 func (t *txn) UpdateDomain(ctx context.Context, d watchword.Domain) error {
-	policy, oauth, notify, err := domainJSON(d)
+	policy, oauth, notify, rotation, err := domainJSON(d)
 	if err != nil {
 		return fmt.Errorf("update domain: %w", err)
 	}
 	return t.execOne(ctx, "update domain", true,
-		"UPDATE domains SET name = ?, description = ?, policy = ?, oauth = ?, notification_settings = ?, updated_at = ? WHERE id = ?",
-		d.Name, d.Description, policy, oauth, notify, micros(d.UpdatedAt), d.ID)
+		`UPDATE domains SET name = ?, description = ?, policy = ?, oauth = ?, notification_settings = ?, updated_at = ?,
+			rotation = ?
+		WHERE id = ?`,
+		d.Name, d.Description, policy, oauth, notify, micros(d.UpdatedAt), rotation, d.ID)
 }
 
 // ---- clients
@@ -115,11 +124,11 @@ func (t *txn) UpdateDomain(ctx context.Context, d watchword.Domain) error {
 func scanClient(sc scanner) (watchword.Client, error) {
 	var c watchword.Client
 	var grants, redirects, scopes, oauth, contacts string
-	var policy sql.NullString
+	var policy, rotation sql.NullString
 	var created, updated int64
 	var deleted sql.NullInt64
 	err := sc.Scan(&c.ID, &c.DomainID, &c.Name, &c.Description, &c.Type, &grants, &redirects, &scopes,
-		&c.Disabled, &policy, &oauth, &created, &updated, &deleted, &contacts)
+		&c.Disabled, &policy, &oauth, &created, &updated, &deleted, &contacts, &rotation)
 	if err != nil {
 		return c, err
 	}
@@ -138,6 +147,12 @@ func scanClient(sc scanner) (watchword.Client, error) {
 			return c, fmt.Errorf("client %s policy: %w", c.ID, err)
 		}
 	}
+	if rotation.Valid {
+		c.Rotation = new(watchword.RotationSchedule)
+		if err := fromJSON(rotation.String, c.Rotation); err != nil {
+			return c, fmt.Errorf("client %s rotation: %w", c.ID, err)
+		}
+	}
 	return c, nil
 }
 
@@ -149,13 +164,14 @@ func clientArgs(c watchword.Client) ([]any, error) {
 	policy, err4 := nullJSON(c.Policy)
 	oauth, err5 := toJSON(c.OAuth)
 	contacts, err6 := toJSON(c.Contacts)
-	for _, err := range []error{err1, err2, err3, err4, err5, err6} {
+	rotation, err7 := nullJSON(c.Rotation)
+	for _, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
 		if err != nil {
 			return nil, err
 		}
 	}
 	return []any{c.Name, c.Description, string(c.Type), grants, redirects, scopes, c.Disabled, policy, oauth,
-		micros(c.CreatedAt), micros(c.UpdatedAt), nullMicros(c.DeletedAt), contacts}, nil
+		micros(c.CreatedAt), micros(c.UpdatedAt), nullMicros(c.DeletedAt), contacts, rotation}, nil
 }
 
 func (r *reader) GetClient(ctx context.Context, domainID, id string) (watchword.Client, error) {
@@ -209,7 +225,7 @@ func (t *txn) CreateClient(ctx context.Context, c watchword.Client) error {
 		return fmt.Errorf("create client: %w", err)
 	}
 	return t.execOne(ctx, "create client", true,
-		"INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO clients ("+clientCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		append([]any{c.ID, c.DomainID}, args...)...)
 }
 
@@ -223,7 +239,7 @@ func (t *txn) UpdateClient(ctx context.Context, c watchword.Client) error {
 	args = append(args[:9:9], args[10:]...) // drop created_at
 	return t.execOne(ctx, "update client", true,
 		`UPDATE clients SET name = ?, description = ?, type = ?, grant_types = ?, redirect_uris = ?, scopes = ?,
-			disabled = ?, policy = ?, oauth = ?, updated_at = ?, deleted_at = ?, contacts = ?
+			disabled = ?, policy = ?, oauth = ?, updated_at = ?, deleted_at = ?, contacts = ?, rotation = ?
 		WHERE domain_id = ? AND id = ? AND deleted_at IS NULL`,
 		append(args, c.DomainID, c.ID)...)
 }
@@ -235,7 +251,8 @@ func scanSecret(sc scanner) (watchword.Secret, error) {
 	var created int64
 	var expires, retiring, revoked, deleted, used, expiredNotified sql.NullInt64
 	err := sc.Scan(&s.ID, &s.ClientID, &s.Description, &s.Hint, &s.Hash, &s.KeyID, &s.Source, &created, &s.CreatedBy,
-		&expires, &retiring, &revoked, &s.RevokedBy, &s.RevokedReason, &deleted, &used, &s.UseCount, &expiredNotified)
+		&expires, &retiring, &revoked, &s.RevokedBy, &s.RevokedReason, &deleted, &used, &s.UseCount, &expiredNotified,
+		&s.Stage)
 	if err != nil {
 		return s, err
 	}
@@ -261,10 +278,10 @@ func (r *reader) ListSecrets(ctx context.Context, clientID string) ([]watchword.
 
 func (t *txn) CreateSecret(ctx context.Context, s watchword.Secret) error {
 	return t.execOne(ctx, "create secret", true,
-		"INSERT INTO secrets ("+secretCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO secrets ("+secretCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		s.ID, s.ClientID, s.Description, s.Hint, s.Hash, s.KeyID, string(s.Source), micros(s.CreatedAt), s.CreatedBy,
 		nullMicros(s.ExpiresAt), nullMicros(s.RetiringSince), nullMicros(s.RevokedAt), s.RevokedBy, s.RevokedReason,
-		nullMicros(s.DeletedAt), nullMicros(s.LastUsedAt), s.UseCount, nullMicros(s.ExpiredNotifiedAt))
+		nullMicros(s.DeletedAt), nullMicros(s.LastUsedAt), s.UseCount, nullMicros(s.ExpiredNotifiedAt), string(s.Stage))
 }
 
 // UpdateSecret replaces a secret's fields except its client, creation and
@@ -273,11 +290,11 @@ func (t *txn) UpdateSecret(ctx context.Context, s watchword.Secret) error {
 	return t.execOne(ctx, "update secret", false,
 		`UPDATE secrets SET description = ?, hint = ?, hash = ?, key_id = ?, source = ?, expires_at = ?,
 			retiring_since = ?, revoked_at = ?, revoked_by = ?, revoked_reason = ?, deleted_at = ?,
-			last_used_at = ?, use_count = ?
+			last_used_at = ?, use_count = ?, stage = ?
 		WHERE id = ?`,
 		s.Description, s.Hint, s.Hash, s.KeyID, string(s.Source), nullMicros(s.ExpiresAt),
 		nullMicros(s.RetiringSince), nullMicros(s.RevokedAt), s.RevokedBy, s.RevokedReason, nullMicros(s.DeletedAt),
-		nullMicros(s.LastUsedAt), s.UseCount, s.ID)
+		nullMicros(s.LastUsedAt), s.UseCount, string(s.Stage), s.ID)
 }
 
 // ---- rotations
@@ -287,7 +304,7 @@ func scanRotation(sc scanner) (watchword.Rotation, error) {
 	var at, transition int64
 	var old string
 	err := sc.Scan(&rot.ID, &rot.ClientID, &at, &rot.InitiatedBy, &rot.Kind, &rot.NewSecretID, &rot.NewSecretHint,
-		&old, &transition)
+		&old, &transition, &rot.RunID)
 	if err != nil {
 		return rot, err
 	}
@@ -327,9 +344,9 @@ func (t *txn) CreateRotation(ctx context.Context, rot watchword.Rotation) error 
 		return fmt.Errorf("create rotation: %w", err)
 	}
 	return t.execOne(ctx, "create rotation", true,
-		"INSERT INTO rotations ("+rotationCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO rotations ("+rotationCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		rot.ID, rot.ClientID, micros(rot.At), rot.InitiatedBy, rot.Kind, rot.NewSecretID, rot.NewSecretHint,
-		oldJSON, int64(rot.Transition))
+		oldJSON, int64(rot.Transition), rot.RunID)
 }
 
 // ---- audit

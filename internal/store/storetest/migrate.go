@@ -55,6 +55,50 @@ func RunMigrationTests(t *testing.T, env MigrationEnv) {
 		})
 		CheckV2Backfill(t, s)
 	})
+	t.Run("V4Backfill", func(t *testing.T) {
+		s := env.openFilledAt(t, 4, func(ctx context.Context, db *sql.DB) {
+			for _, r := range V4Rows {
+				if _, err := db.ExecContext(ctx, rebind(r.Query), r.Args...); err != nil {
+					t.Fatalf("%s: %v", r.Query, err)
+				}
+			}
+		})
+		CheckV4Backfill(t, s)
+	})
+	// Migration 5 applied, filled, rolled back to 4 and applied again when
+	// the server opens the database.
+	t.Run("V5DownUp", func(t *testing.T) {
+		s := env.openFilledAt(t, 4, func(ctx context.Context, db *sql.DB) {
+			p := env.provider(t, db)
+			checkRotationSchema(t, ctx, db, false)
+			if _, err := p.UpTo(ctx, 5); err != nil {
+				t.Fatalf("migrate to 5: %v", err)
+			}
+			checkRotationSchema(t, ctx, db, true)
+			for _, r := range V5Rows {
+				if _, err := db.ExecContext(ctx, rebind(r.Query), r.Args...); err != nil {
+					t.Fatalf("%s: %v", r.Query, err)
+				}
+			}
+			if _, err := p.DownTo(ctx, 4); err != nil {
+				t.Fatalf("roll back to 4: %v", err)
+			}
+			if v, err := p.GetDBVersion(ctx); err != nil || v != 4 {
+				t.Fatalf("version after rolling back = %d, %v; want 4", v, err)
+			}
+			checkRotationSchema(t, ctx, db, false)
+		})
+		CheckV5DownUp(t, s)
+	})
+}
+
+func (env MigrationEnv) provider(t *testing.T, db *sql.DB) *goose.Provider {
+	t.Helper()
+	p, err := goose.NewProvider(env.Dialect, db, env.Migrations, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // openFilledAt migrates a new database to version v, runs fill on it, then
@@ -64,10 +108,7 @@ func (env MigrationEnv) openFilledAt(t *testing.T, v int64, fill func(ctx contex
 	ctx := t.Context()
 	db := env.OpenRaw(t)
 	defer db.Close()
-	p, err := goose.NewProvider(env.Dialect, db, env.Migrations, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := env.provider(t, db)
 	if _, err := p.UpTo(ctx, v); err != nil {
 		t.Fatalf("migrate to %d: %v", v, err)
 	}

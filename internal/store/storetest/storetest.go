@@ -86,6 +86,15 @@ func RunTests(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 		{"IdempotencyRecords", testIdempotencyRecords},
 		{"ConcurrentCreateIdempotencyRecord", testConcurrentCreateIdempotencyRecord},
+
+		{"RotationFields", testRotationFields},
+		{"RotationRuns", testRotationRuns},
+		{"OneRunningRun", testOneRunningRun},
+		{"ListRotationRuns", testListRotationRuns},
+		{"ClaimRotationRuns", testClaimRotationRuns},
+		{"ConcurrentRotation", func(t *testing.T, s store.Store) { RunRotationConcurrencyTest(t, s) }},
+		{"DeliveryTargets", testDeliveryTargets},
+		{"RotationRollback", testRotationRollback},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newStore(t)) })
