@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -88,7 +89,8 @@ type Runner struct {
 	Dispatcher *notify.Dispatcher
 	Now        func() time.Time
 	Logger     *slog.Logger
-	// Owner names this instance in job leases; empty means a random id.
+	// Owner names this instance in job and run leases; empty means
+	// host-pid-random.
 	Owner string
 	// Interval is how often Run looks for due runs and notifications.
 	Interval time.Duration
@@ -131,7 +133,9 @@ func (r *Runner) init() {
 			r.Logger = slog.New(slog.DiscardHandler)
 		}
 		if r.Owner == "" {
-			r.Owner = "runner-" + secret.NewID()
+			// Host and pid tell an operator which instance holds a lease.
+			host, _ := os.Hostname()
+			r.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), secret.NewID()[:8])
 		}
 		if r.Interval <= 0 {
 			r.Interval = DefaultInterval

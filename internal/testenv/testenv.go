@@ -46,6 +46,8 @@ type Options struct {
 	JobsInterval time.Duration
 	// SMTP, if its Host is set, lets the server send email notifications.
 	SMTP config.SMTP
+	// Configure, if set, changes the configuration last.
+	Configure func(*config.Config)
 }
 
 // Start runs a server on backend until the test ends.
@@ -72,6 +74,9 @@ func Start(t testing.TB, backend string, opts Options) *Server {
 		cfg.Database = opts.Database
 	case backend == "postgres":
 		cfg.Database = pgtest.URL(t)
+	}
+	if opts.Configure != nil {
+		opts.Configure(&cfg)
 	}
 	logs := opts.Logs
 	if logs == nil {
