@@ -178,9 +178,10 @@ type RotationRun struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
-	// LockedBy and LockedUntil are the lease of the instance running it.
-	LockedBy    string     `json:"-"`
-	LockedUntil *time.Time `json:"-"`
+	// LockedBy and LockedUntil are the lease of the instance working on the
+	// run (host-pid-random), shown so that an operator knows which one.
+	LockedBy    string     `json:"locked_by,omitempty"`
+	LockedUntil *time.Time `json:"locked_until,omitempty"`
 }
 
 // RunStepRecord is one attempt of one step.

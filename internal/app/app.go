@@ -142,8 +142,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 	}
 	svc.EmailEnabled = mailer != nil
 	a.Jobs = &jobs.Runner{
-		Service: svc, Store: st, Now: now, Logger: logger, Interval: cfg.Jobs.Interval,
-		Dispatcher:       &notify.Dispatcher{Store: st, Hasher: hasher, Mailer: mailer, Now: now, Logger: logger},
+		Service: svc, Store: st, Now: now, Logger: logger, Interval: cfg.Jobs.Interval, Lease: cfg.Jobs.Lease,
+		Dispatcher:       &notify.Dispatcher{Store: st, Hasher: hasher, Mailer: mailer, Now: now, Logger: logger, Lease: cfg.Jobs.Lease},
 		RotationSchedule: "@every " + cfg.Rotation.CheckInterval.String(),
 		RunLease:         cfg.Rotation.Lease,
 	}

@@ -64,6 +64,9 @@ type Config struct {
 		Enabled bool `yaml:"enabled"`
 		// Interval is how often the jobs look for due work.
 		Interval time.Duration `yaml:"interval"`
+		// Lease is how long an instance holds a scheduled job or a
+		// notification it is sending; after it (a crash), another takes over.
+		Lease time.Duration `yaml:"lease"`
 	} `yaml:"jobs"`
 	// Rotation tunes automated, staged rotation runs.
 	Rotation struct {
@@ -117,6 +120,7 @@ func Default() Config {
 	c.SMTP.TLS = "starttls"
 	c.Jobs.Enabled = true
 	c.Jobs.Interval = 5 * time.Second
+	c.Jobs.Lease = 2 * time.Minute
 	c.Rotation.CheckInterval = time.Minute
 	c.Rotation.Lease = 5 * time.Minute
 	c.Rotation.StepTimeout = 2 * time.Minute
@@ -190,6 +194,7 @@ func Keys() []Key {
 			return nil
 		}},
 		{"jobs.interval", "how often the background jobs look for due work", duration(func(c *Config) *time.Duration { return &c.Jobs.Interval })},
+		{"jobs.lease", "how long an instance holds a scheduled job or a notification it sends before another may take it over", duration(func(c *Config) *time.Duration { return &c.Jobs.Lease })},
 		{"rotation.check_interval", "how often clients' rotation schedules are looked at", duration(func(c *Config) *time.Duration { return &c.Rotation.CheckInterval })},
 		{"rotation.lease", "how long an instance holds a rotation run before another may take it over", duration(func(c *Config) *time.Duration { return &c.Rotation.Lease })},
 		{"rotation.step_timeout", "time limit of one rotation step's deliveries or tests (below rotation.lease)", duration(func(c *Config) *time.Duration { return &c.Rotation.StepTimeout })},
@@ -356,6 +361,7 @@ func (c Config) validate() []string {
 		{(c.SMTP.Password != "" || c.SMTP.PasswordFile != "") && c.SMTP.Username == "", "smtp.username: must be set with a password"},
 		{c.SMTP.Username != "" && c.SMTP.TLS == "none" && !isLoopback(c.SMTP.Host), "smtp.tls: credentials are sent only over starttls or tls (or to localhost)"},
 		{c.Jobs.Interval < 10*time.Millisecond || c.Jobs.Interval > time.Hour, "jobs.interval: must be between 10ms and 1h"},
+		{c.Jobs.Lease < time.Second, "jobs.lease: must be at least 1s"},
 		{c.Rotation.CheckInterval < 10*time.Millisecond || c.Rotation.CheckInterval > 24*time.Hour, "rotation.check_interval: must be between 10ms and 24h"},
 		{c.Rotation.StepTimeout < 10*time.Millisecond, "rotation.step_timeout: must be at least 10ms"},
 		{c.Rotation.Lease <= c.Rotation.StepTimeout, "rotation.lease: must be longer than rotation.step_timeout"},

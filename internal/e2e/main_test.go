@@ -13,7 +13,7 @@ import (
 
 // serveEnv, when set, makes the test binary run 'watchword serve' instead
 // of the tests, so that a test can start server processes and kill them.
-const serveEnv = "WATCHWORD_E2E_SERVE"
+const serveEnv = "E2E_SERVE_WATCHWORD" // not WATCHWORD_*: the server refuses unknown ones
 
 func TestMain(m *testing.M) {
 	if os.Getenv(serveEnv) != "" {

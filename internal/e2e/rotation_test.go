@@ -160,16 +160,20 @@ func TestScheduledRotationRealSeconds(t *testing.T) {
 			if len(seen) < completed {
 				t.Errorf("consumers used %d secrets over %d rotations", len(seen), completed)
 			}
+			// Retired secrets are refused: 401, or 429 once the failures
+			// have the client throttled (a right secret is still accepted
+			// then, so 429 means wrong too); the current one, asked last,
+			// still gets a token.
 			for secret := range seen {
-				code, err := token(secret)
-				switch {
-				case err != nil:
-					t.Errorf("token request: %v", err)
-				case secret == current && code != http.StatusOK:
-					t.Errorf("the current secret is refused: %d", code)
-				case secret != current && code != http.StatusUnauthorized:
-					t.Errorf("a retired secret answered %d, want 401", code)
+				if secret == current {
+					continue
 				}
+				if code, err := token(secret); err != nil || (code != http.StatusUnauthorized && code != http.StatusTooManyRequests) {
+					t.Errorf("a retired secret answered %d, %v; want 401 or 429", code, err)
+				}
+			}
+			if code, err := token(current); err != nil || code != http.StatusOK {
+				t.Errorf("the current secret answered %d, %v", code, err)
 			}
 			t.Logf("%s: %d token requests succeeded, %d rotations, %d secrets used", backend, ok.Load(), completed, len(seen))
 		})
