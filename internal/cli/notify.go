@@ -222,7 +222,9 @@ whsec_<base64> form). An email channel (--type email) mails each event to the
 domain's owners ('watchword notify settings set --owner') and the client's
 contacts ('watchword client update --contact'); it needs the server's SMTP
 settings. --event limits the channel to some event types: secret.created,
-secret.rotated, secret.revoked, secret.expiring, secret.expired.`
+secret.rotated, secret.revoked, secret.expiring, secret.expired,
+secret.still_in_use, rotation.started, rotation.completed, rotation.failed,
+rotation.rolled_back.`
 	f := cmd.Flags()
 	f.StringVar(&typ, "type", string(watchword.ChannelWebhook), "webhook or email")
 	f.StringVar(&in.URL, "url", "", "where a webhook channel POSTs (use https)")

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/watchword/watchword/internal/config"
 	"github.com/watchword/watchword/internal/testenv"
 )
 
@@ -17,7 +19,7 @@ func TestRotationWalkthrough(t *testing.T) {
 	for _, backend := range testenv.Backends {
 		t.Run(backend, func(t *testing.T) {
 			clearEnv(t)
-			s := testenv.Start(t, backend, testenv.Options{})
+			s := testenv.Start(t, backend, testenv.Options{SMTP: config.SMTP{Host: "127.0.0.1", Port: 2525, From: "watchword@example.org", TLS: "none"}})
 			cli := func(args ...string) result {
 				t.Helper()
 				return runCLI("", append([]string{"--endpoint", s.AdminURL, "--token", s.Token}, args...)...)
@@ -114,6 +116,18 @@ func TestRotationWalkthrough(t *testing.T) {
 				if r := viewer(args...); r.code == 0 || !strings.Contains(r.stderr, "viewer") {
 					t.Errorf("viewer %v: %+v", args, r)
 				}
+			}
+
+			// The README's "email me 10 and 1 days before any expiry".
+			ok(cli("notify", "settings", "set", "--owner", "ops@example.com", "--thresholds", "10,1"))
+			ok(cli("notify", "channel", "create", "ops-mail", "--type", "email"))
+			var ns struct {
+				Owners     []string `json:"owners"`
+				Thresholds []int    `json:"expiry_thresholds"`
+			}
+			mustJSON(cli("notify", "settings", "get", "-o", "json"), &ns)
+			if !slices.Equal(ns.Owners, []string{"ops@example.com"}) || !slices.Equal(ns.Thresholds, []int{10, 1}) {
+				t.Errorf("notify settings: %+v", ns)
 			}
 
 			if r := ok(cli("rotation", "cancel", "billing-api", id, "--reason", "testing")); !strings.Contains(r.stdout, "to stop") {
