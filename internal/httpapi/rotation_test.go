@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,14 +150,22 @@ func TestDeliveryTargetsAPI(t *testing.T) {
 				t.Errorf("the given signing secret is echoed: %s", r.body)
 			}
 
+			// A command's environment may hold credentials: only the names show.
+			r = send(t, s, "POST", path, "", `{"name": "reload", "config": {"type": "command", "command": {"argv": ["/usr/local/bin/reload"], "env": ["DEPLOY_TOKEN=tok-8f2e1a"]}}}`)
+			wantStatus(t, "create a command target", r, http.StatusCreated, false)
+			if v := decodeAs[httpapi.TargetCreated](t, r); bytes.Contains(r.body, []byte("tok-8f2e1a")) || v.Config.Command == nil ||
+				!slices.Equal(v.Config.Command.Env, []string{"DEPLOY_TOKEN=[REDACTED]"}) {
+				t.Errorf("command target: %s", r.body)
+			}
+
 			r = sendAs(t, s, viewer, "GET", path, "")
 			wantStatus(t, "viewer lists targets", r, http.StatusOK, false)
 			l := decodeAs[httpapi.List[lifecycle.TargetView]](t, r)
-			if l.Total != 3 || len(l.Items) != 3 {
+			if l.Total != 4 || len(l.Items) != 4 {
 				t.Fatalf("list: %s", r.body)
 			}
-			if bytes.Contains(r.body, []byte(signing)) || bytes.Contains(r.body, []byte("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")) {
-				t.Errorf("the list holds a signing secret: %s", r.body)
+			if bytes.Contains(r.body, []byte(signing)) || bytes.Contains(r.body, []byte("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")) || bytes.Contains(r.body, []byte("tok-8f2e1a")) {
+				t.Errorf("the list holds a credential: %s", r.body)
 			}
 			for _, v := range l.Items {
 				if v.SigningSecret != "" || (v.Config.Webhook != nil && v.Config.Webhook.SigningSecret != "") {
@@ -199,7 +208,7 @@ func TestDeliveryTargetsAPI(t *testing.T) {
 			wantStatus(t, "delete by name", r, http.StatusNoContent, false)
 			wantStatus(t, "delete by id", send(t, s, "DELETE", path+"/"+created.ID, "", ""), http.StatusNoContent, false)
 			wantProblem(t, "delete again", send(t, s, "DELETE", path+"/secret-file", "", ""), http.StatusNotFound, watchword.ENOTFOUND, "target")
-			if l, err := api(s).ListTargets(ctx, "default", "app"); err != nil || l.Total != 1 || l.Items[0].Name != "own-hook" {
+			if l, err := api(s).ListTargets(ctx, "default", "app"); err != nil || l.Total != 2 || l.Items[0].Name != "own-hook" || l.Items[1].Name != "reload" {
 				t.Errorf("after deletes: %+v, %v", l, err)
 			}
 		})

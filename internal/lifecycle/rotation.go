@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/watchword/watchword"
@@ -456,12 +457,23 @@ func (s *Service) targetConfig(t watchword.DeliveryTarget) (delivery.Config, err
 	return cfg, json.Unmarshal(b, &cfg)
 }
 
+// targetView hides the credentials a configuration may hold: a webhook's
+// signing secret and the values of a command's environment entries.
 func (s *Service) targetView(t watchword.DeliveryTarget) (TargetView, error) {
 	cfg, err := s.targetConfig(t)
 	if cfg.Webhook != nil {
 		w := *cfg.Webhook
 		w.SigningSecret = ""
 		cfg.Webhook = &w
+	}
+	if cfg.Command != nil {
+		c := *cfg.Command
+		c.Env = make([]string, len(cfg.Command.Env))
+		for i, e := range cfg.Command.Env {
+			name, _, _ := strings.Cut(e, "=")
+			c.Env[i] = name + "=" + delivery.Redacted
+		}
+		cfg.Command = &c
 	}
 	return TargetView{DeliveryTarget: t, Config: cfg}, err
 }
