@@ -345,21 +345,30 @@ func runOf(ctx context.Context, r store.Reader, c watchword.Client, id string) (
 	return run, err
 }
 
+// lockRun locks the client, then its run id.
+func lockRun(ctx context.Context, tx store.Tx, domainName, ref, id string) (watchword.Domain, watchword.Client, watchword.RotationRun, error) {
+	d, c, err := lockClient(ctx, tx, domainName, ref)
+	if err != nil {
+		return d, c, watchword.RotationRun{}, err
+	}
+	run, err := runOf(ctx, tx, c, id)
+	if err != nil {
+		return d, c, run, err
+	}
+	run, err = tx.LockRotationRun(ctx, run.ID)
+	return d, c, run, err
+}
+
 // RetryRotationRun starts a failed run again from its first step, or makes
 // a running run that is waiting to retry a step try it now.
 func (s *Service) RetryRotationRun(ctx context.Context, domainName, ref, id string) (watchword.RotationRun, error) {
 	var run watchword.RotationRun
 	err := s.tx(ctx, func(tx store.Tx) error {
-		d, c, err := lockClient(ctx, tx, domainName, ref)
+		d, c, locked, err := lockRun(ctx, tx, domainName, ref, id)
 		if err != nil {
 			return err
 		}
-		if run, err = runOf(ctx, tx, c, id); err != nil {
-			return err
-		}
-		if run, err = tx.LockRotationRun(ctx, run.ID); err != nil {
-			return err
-		}
+		run = locked
 		now := tx.Now()
 		switch run.Status {
 		case watchword.RunFailed:
@@ -399,16 +408,11 @@ func (s *Service) CancelRotationRun(ctx context.Context, domainName, ref, id, re
 	}
 	var run watchword.RotationRun
 	err := s.tx(ctx, func(tx store.Tx) error {
-		d, c, err := lockClient(ctx, tx, domainName, ref)
+		d, c, locked, err := lockRun(ctx, tx, domainName, ref, id)
 		if err != nil {
 			return err
 		}
-		if run, err = runOf(ctx, tx, c, id); err != nil {
-			return err
-		}
-		if run, err = tx.LockRotationRun(ctx, run.ID); err != nil {
-			return err
-		}
+		run = locked
 		if run.Status != watchword.RunRunning {
 			return watchword.FieldError(watchword.ECONFLICT, "run", "Run %s is already %s.", run.ID, run.Status)
 		}
