@@ -93,6 +93,9 @@ func (s Secret) Retire(now time.Time, transition time.Duration) Secret {
 	if s.RetiringSince == nil {
 		s.RetiringSince = &now
 	}
+	if s.Stage == StageCurrent {
+		s.Stage = StagePrevious // replaced, by a run or by hand
+	}
 	return s
 }
 

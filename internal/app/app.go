@@ -239,6 +239,11 @@ func (a *App) tokenCheck(ctx context.Context, d watchword.Domain, c watchword.Cl
 		Error       string `json:"error"`
 	}
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
+	if resp.StatusCode == http.StatusBadRequest && body.Error == "unauthorized_client" {
+		// The client is not allowed this grant (a web app on the code
+		// flow), but the endpoint authenticated it first: the secret works.
+		return nil
+	}
 	if resp.StatusCode != http.StatusOK || body.AccessToken == "" {
 		return fmt.Errorf("token endpoint answered %d %s", resp.StatusCode, body.Error)
 	}

@@ -179,3 +179,59 @@ func TestScheduledRotationRealSeconds(t *testing.T) {
 		})
 	}
 }
+
+// TestRunTestsCodeFlowClient: the test step of a client not allowed the
+// client_credentials grant counts the token endpoint's unauthorized_client
+// as proof, because the endpoint answers it only to an authenticated
+// client; a wrong secret gets invalid_client.
+func TestRunTestsCodeFlowClient(t *testing.T) {
+	for _, backend := range testenv.Backends {
+		t.Run(backend, func(t *testing.T) {
+			s := testenv.Start(t, backend, testenv.Options{Jobs: true, JobsInterval: 50 * time.Millisecond})
+			c, ns, err := s.Service.CreateClient(s.Ctx, "default", lifecycle.ClientCreate{Name: "web",
+				GrantTypes: []string{watchword.GrantAuthorizationCode}, RedirectURIs: []string{"https://web.example/callback"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := url.Values{"grant_type": {"client_credentials"}}.Encode()
+			for secret, want := range map[string]int{ns.Plaintext: http.StatusBadRequest, ns.Plaintext + "x": http.StatusUnauthorized} {
+				req, _ := http.NewRequest("POST", s.TokenURL("default"), strings.NewReader(form))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.SetBasicAuth(c.ID, secret)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != want {
+					t.Errorf("client_credentials with a code-flow client's %s secret: %d, want %d", map[bool]string{true: "right", false: "wrong"}[secret == ns.Plaintext], resp.StatusCode, want)
+				}
+			}
+
+			path := filepath.Join(t.TempDir(), "web.secret")
+			if _, err := s.Service.AddDeliveryTarget(s.Ctx, "default", "web", lifecycle.TargetCreate{
+				Name: "file", Config: delivery.Config{Type: delivery.TypeFile, File: &delivery.FileConfig{Path: path}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			zero := watchword.Duration(0)
+			if _, err := s.Service.SetClientRotation(s.Ctx, "default", "web", &watchword.RotationSchedule{Transition: &zero}); err != nil {
+				t.Fatal(err)
+			}
+			run, err := s.Service.StartRotation(s.Ctx, "default", "web")
+			if err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for run.Status == watchword.RunRunning && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+				if run, err = s.Service.GetRotationRun(s.Ctx, "default", "web", run.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if run.Status != watchword.RunCompleted {
+				t.Fatalf("run %s: %s (%s)", run.Status, run.LastError, run.Reason)
+			}
+		})
+	}
+}

@@ -559,7 +559,7 @@ func (s *Service) ListDeliveryTargets(ctx context.Context, domainName, ref strin
 }
 
 // DeleteDeliveryTarget removes a target by id or name. A run in progress
-// that already delivered to it may still revert it on rollback.
+// that already delivered to it does not revert it on rollback.
 func (s *Service) DeleteDeliveryTarget(ctx context.Context, domainName, ref, target string) error {
 	return s.tx(ctx, func(tx store.Tx) error {
 		d, c, err := lockClient(ctx, tx, domainName, ref)

@@ -186,6 +186,15 @@ func TestScheduledRunLifecycle(t *testing.T) {
 		if want := due.Add(30 * 24 * time.Hour); cr.NextRunAt == nil || !cr.NextRunAt.Equal(want) {
 			t.Fatalf("next run at %v, want %s", cr.NextRunAt, want)
 		}
+
+		// A rotation by hand retires the current secret: it is no longer
+		// labelled current.
+		if _, err := e.svc.RotateClient(e.ctx, "default", "api", lifecycle.RotateRequest{Transition: dur(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if st := e.secrets(t, "api")[run.PendingSecretID]; st.Stage != watchword.StagePrevious || st.Status != watchword.StatusRetiring {
+			t.Errorf("the run's secret after a rotation by hand: %+v", st)
+		}
 	})
 }
 
