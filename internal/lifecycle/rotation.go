@@ -57,6 +57,14 @@ func (s *Service) SetDomainRotation(ctx context.Context, domainName string, sc w
 	if err := s.validateSchedule(sc); err != nil {
 		return watchword.Domain{}, err
 	}
+	d, err := domainIn(ctx, s.Store, domainName)
+	if err != nil {
+		return watchword.Domain{}, mapStoreErr(err)
+	}
+	// Refused now rather than at a run's promote, where it would roll back.
+	if _, err := transition(d.Policy, sc.Transition); err != nil {
+		return watchword.Domain{}, err
+	}
 	return s.updateDomain(ctx, domainName, func(d *watchword.Domain) { d.Rotation = sc }, watchword.ActionRotationScheduleUpdate, scheduleDetails(&sc))
 }
 
@@ -117,6 +125,9 @@ func (s *Service) SetClientRotation(ctx context.Context, domainName, ref string,
 			return err
 		}
 		c.Rotation, c.UpdatedAt = sc, tx.Now()
+		if _, err := transition(c.EffectivePolicy(d), c.EffectiveRotation(d).Transition); err != nil {
+			return err
+		}
 		if err := tx.UpdateClient(ctx, c); err != nil {
 			return err
 		}

@@ -443,7 +443,10 @@ func (s *Service) stepTest(ctx context.Context, r watchword.RotationRun, owner s
 		done = append(done, "token request")
 	}
 	if u := r.Schedule.CheckURL; u != "" {
-		if err := delivery.Check(sctx, u, s.Runs.DeliveryOptions...); err != nil {
+		// Set by an admin and usually an internal health endpoint: private
+		// addresses are allowed; link-local and metadata ones never are.
+		opts := append([]delivery.Option{delivery.AllowPrivate()}, s.Runs.DeliveryOptions...)
+		if err := delivery.Check(sctx, u, opts...); err != nil {
 			return r, fmt.Errorf("check %s: %w", u, err)
 		}
 		done = append(done, "check "+u)

@@ -506,14 +506,29 @@ func TestRotationScheduleValidation(t *testing.T) {
 			{watchword.RotationSchedule{Cron: "not cron"}, "cron"},
 			{watchword.RotationSchedule{Every: watchword.Duration(time.Hour), Transition: dur(-time.Second)}, "transition"},
 			{watchword.RotationSchedule{CheckURL: "ftp://x"}, "check_url"},
+			{watchword.RotationSchedule{CheckURL: "http://billing.example/healthz"}, "check_url"},
+			{watchword.RotationSchedule{Every: watchword.Duration(time.Hour), Transition: dur(169 * time.Hour)}, "transition"}, // over the default max_transition
 		} {
 			_, err := e.svc.SetDomainRotation(e.ctx, "default", tc.sc)
 			wantCode(t, err, watchword.EINVALID, tc.field)
 		}
-		for _, ok := range []watchword.RotationSchedule{{Every: watchword.Duration(time.Hour)}, {Cron: "0 * * * *"}, {Cron: "@daily"}, {}} {
+		for _, ok := range []watchword.RotationSchedule{{Every: watchword.Duration(time.Hour)}, {Cron: "0 * * * *"}, {Cron: "@daily"}, {CheckURL: "http://127.0.0.1:8080/healthz"}, {}} {
 			if _, err := e.svc.SetDomainRotation(e.ctx, "default", ok); err != nil {
 				t.Errorf("SetDomainRotation(%+v): %v", ok, err)
 			}
+		}
+
+		// A client's schedule is held to its own policy, which may be stricter.
+		e.mustClient(t, "api")
+		strict := watchword.DefaultSecretPolicy()
+		strict.MaxTransition, strict.DefaultTransition = watchword.Duration(time.Hour), 0
+		if _, err := e.svc.SetClientPolicy(e.ctx, "default", "api", &strict); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.svc.SetClientRotation(e.ctx, "default", "api", &watchword.RotationSchedule{Transition: dur(2 * time.Hour)})
+		wantCode(t, err, watchword.EINVALID, "transition")
+		if _, err := e.svc.SetClientRotation(e.ctx, "default", "api", &watchword.RotationSchedule{Transition: dur(time.Hour)}); err != nil {
+			t.Errorf("transition at the client's maximum: %v", err)
 		}
 	})
 }

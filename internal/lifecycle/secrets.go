@@ -161,7 +161,7 @@ func transition(p watchword.SecretPolicy, requested *watchword.Duration) (time.D
 		return 0, watchword.FieldError(watchword.EINVALID, "transition", "Must not be negative.")
 	}
 	if t > time.Duration(p.MaxTransition) {
-		return 0, watchword.FieldError(watchword.EINVALID, "transition", "%s is over this client's maximum transition period of %s.", t, time.Duration(p.MaxTransition))
+		return 0, watchword.FieldError(watchword.EINVALID, "transition", "%s is over the maximum transition period of %s (the secret policy's max_transition).", t, time.Duration(p.MaxTransition))
 	}
 	return t, nil
 }
