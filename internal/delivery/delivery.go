@@ -59,8 +59,9 @@ type Delivery struct {
 	SecretID   string
 	// Secret is the plaintext value.
 	Secret Plaintext
-	// PreviousExpiresAt is when the secret being replaced stops working;
-	// zero when there is none.
+	// PreviousExpiresAt is the earliest time the secret being replaced
+	// may stop working (it keeps working at least until then); zero when
+	// there is none.
 	PreviousExpiresAt time.Time
 }
 

@@ -365,6 +365,34 @@ func deliveryOf(r watchword.RotationRun, d watchword.Domain, c watchword.Client,
 	}
 }
 
+// previousWorksUntil is the earliest time at which a secret the run
+// replaces may stop working, as far as it can be known before promote:
+// promote comes later and starts the transition then, so the real end is
+// no earlier (a secret's own expiry may come first). Zero if the client
+// has no other valid secret.
+func (s *Service) previousWorksUntil(ctx context.Context, r watchword.RotationRun, d watchword.Domain, c watchword.Client) (time.Time, error) {
+	t, err := transition(c.EffectivePolicy(d), r.Schedule.Transition)
+	if err != nil {
+		return time.Time{}, err
+	}
+	secrets, err := s.Store.ListSecrets(ctx, c.ID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := s.now()
+	var earliest time.Time
+	for _, sec := range secrets {
+		if sec.ID == r.PendingSecretID || !sec.ValidAt(now) {
+			continue
+		}
+		end := sec.Retire(now, t).ExpiresAt
+		if earliest.IsZero() || end.Before(earliest) {
+			earliest = *end
+		}
+	}
+	return earliest, nil
+}
+
 // stepDeliver hands the pending secret to every enabled target of the
 // client. Before the first delivery it records, sealed, what each
 // revertible target needs to undo it.
@@ -402,10 +430,16 @@ func (s *Service) stepDeliver(ctx context.Context, r watchword.RotationRun, owne
 			return r, err
 		}
 	}
+	previousEnd, err := s.previousWorksUntil(ctx, r, d, c)
+	if err != nil {
+		return r, err
+	}
 	var errs []string
 	var names []string
 	for _, t := range targets {
-		if err := t.Deliver(sctx, deliveryOf(r, d, c, t.DeliveryTarget, st.Secret)); err != nil {
+		dl := deliveryOf(r, d, c, t.DeliveryTarget, st.Secret)
+		dl.PreviousExpiresAt = previousEnd
+		if err := t.Deliver(sctx, dl); err != nil {
 			errs = append(errs, fmt.Sprintf("target %s: %v", t.Name, err))
 			continue
 		}

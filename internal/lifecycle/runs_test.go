@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -110,6 +111,8 @@ func TestScheduledRunLifecycle(t *testing.T) {
 		c, old := e.mustClient(t, "api")
 		path := filepath.Join(t.TempDir(), "api.secret")
 		e.mustTarget(t, "api", "file", fileTarget(path))
+		jsonPath := filepath.Join(t.TempDir(), "api.json")
+		e.mustTarget(t, "api", "json", delivery.Config{Type: delivery.TypeFile, File: &delivery.FileConfig{Path: jsonPath, Format: "json"}})
 		if _, err := e.svc.SetDomainRotation(e.ctx, "default", watchword.RotationSchedule{Every: watchword.Duration(30 * 24 * time.Hour), Transition: dur(24 * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -144,6 +147,14 @@ func TestScheduledRunLifecycle(t *testing.T) {
 		end := due.Add(24 * time.Hour)
 		if prev.Stage != watchword.StagePrevious || prev.Status != watchword.StatusRetiring || !prev.ExpiresAt.Equal(end) {
 			t.Fatalf("old secret %+v, want previous until %s", prev, end)
+		}
+		// The consumer learns how long the old secret works at least.
+		var payload struct {
+			Secret                  string    `json:"secret"`
+			PreviousSecretExpiresAt time.Time `json:"previous_secret_expires_at"`
+		}
+		if b, err := os.ReadFile(jsonPath); err != nil || json.Unmarshal(b, &payload) != nil || payload.Secret != delivered || !payload.PreviousSecretExpiresAt.Equal(end) {
+			t.Errorf("json target: %+v (%v), want the secret and the previous one's end %s", payload, err, end)
 		}
 		if _, err := e.svc.RotateClient(e.ctx, "default", "api", lifecycle.RotateRequest{}); watchword.ErrorCode(err) != watchword.ECONFLICT || !strings.Contains(err.Error(), run.ID) {
 			t.Fatalf("manual rotation during a run: %v, want a conflict naming the run", err)
