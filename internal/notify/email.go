@@ -175,6 +175,16 @@ func Subject(ev watchword.Event) string {
 		what = strings.ToUpper(sec[:1]) + sec[1:] + " of client " + d.Client.Name + " expires in " + days(d.ThresholdDays)
 	case watchword.EventSecretExpired:
 		what = strings.ToUpper(sec[:1]) + sec[1:] + " of client " + d.Client.Name + " has expired"
+	case watchword.EventSecretStillInUse:
+		what = strings.ToUpper(sec[:1]) + sec[1:] + " of client " + d.Client.Name + " is still in use and stops working at " + mailTime(d.TransitionEnd)
+	case watchword.EventRotationStarted:
+		what = "Rotation of client " + d.Client.Name + " started"
+	case watchword.EventRotationCompleted:
+		what = "Rotation of client " + d.Client.Name + " completed"
+	case watchword.EventRotationFailed:
+		what = "Rotation of client " + d.Client.Name + " FAILED at " + string(d.RunStep)
+	case watchword.EventRotationRolledBack:
+		what = "Rotation of client " + d.Client.Name + " rolled back"
 	default:
 		what = ev.Type + " for client " + d.Client.Name
 	}
@@ -213,6 +223,16 @@ func body(ev watchword.Event) string {
 		fmt.Fprintf(&b, "A secret expires in %s or less: rotate it before it stops working.\n\n", days(d.ThresholdDays))
 	case watchword.EventSecretExpired:
 		b.WriteString("A secret has expired: it no longer authenticates.\n\n")
+	case watchword.EventSecretStillInUse:
+		b.WriteString("A secret that a rotation replaced was used recently, and its transition\nperiod ends soon: whatever still uses it will fail then. Give it the new\nsecret.\n\n")
+	case watchword.EventRotationStarted:
+		b.WriteString("An automated rotation started: a new secret was created and is being\ndelivered to the client's targets.\n\n")
+	case watchword.EventRotationCompleted:
+		b.WriteString("An automated rotation completed: the new secret was delivered, tested and\npromoted, and the secrets it replaced were revoked.\n\n")
+	case watchword.EventRotationFailed:
+		b.WriteString("An automated rotation failed and was rolled back: its new secret was\nrevoked and the current secret was left working. Retry it once the\ncause is fixed ('watchword rotation retry').\n\n")
+	case watchword.EventRotationRolledBack:
+		b.WriteString("An automated rotation was rolled back: its new secret was revoked and\nthe current secret was left working.\n\n")
 	}
 	line("Domain", d.Domain.Name+" ("+d.Domain.ID+")")
 	line("Client", d.Client.Name+" ("+d.Client.ID+")")
@@ -226,6 +246,15 @@ func body(ev watchword.Event) string {
 	}
 	if d.RevocationReason != "" {
 		line("Reason", d.RevocationReason)
+	}
+	if d.RunID != "" {
+		line("Run", d.RunID+", step "+string(d.RunStep))
+	}
+	if d.Reason != "" {
+		line("Reason", d.Reason)
+	}
+	if d.TransitionEnd != nil {
+		line("Works until", mailTime(d.TransitionEnd))
 	}
 	if d.Compromised {
 		line("Compromised", "yes: refresh tokens and codes of the client were revoked too")

@@ -180,15 +180,51 @@ func TestMessage(t *testing.T) {
 
 func TestSubjects(t *testing.T) {
 	for typ, want := range map[string]string{
-		watchword.EventSecretCreated: "[Watchword] New secret …ab12 for client billing-api (default)",
-		watchword.EventSecretRotated: "[Watchword] Client billing-api rotated to secret …ab12 (default)",
-		watchword.EventSecretRevoked: "[Watchword] Secret …ab12 of client billing-api revoked (default)",
-		watchword.EventSecretExpired: "[Watchword] Secret …ab12 of client billing-api has expired (default)",
+		watchword.EventSecretCreated:      "[Watchword] New secret …ab12 for client billing-api (default)",
+		watchword.EventSecretRotated:      "[Watchword] Client billing-api rotated to secret …ab12 (default)",
+		watchword.EventSecretRevoked:      "[Watchword] Secret …ab12 of client billing-api revoked (default)",
+		watchword.EventSecretExpired:      "[Watchword] Secret …ab12 of client billing-api has expired (default)",
+		watchword.EventSecretStillInUse:   "[Watchword] Secret …ab12 of client billing-api is still in use and stops working at 2026-04-02 03:00:00 UTC (default)",
+		watchword.EventRotationStarted:    "[Watchword] Rotation of client billing-api started (default)",
+		watchword.EventRotationCompleted:  "[Watchword] Rotation of client billing-api completed (default)",
+		watchword.EventRotationFailed:     "[Watchword] Rotation of client billing-api FAILED at deliver (default)",
+		watchword.EventRotationRolledBack: "[Watchword] Rotation of client billing-api rolled back (default)",
 	} {
-		ev := sampleEvent()
+		ev := runEvent()
 		ev.Type = typ
 		if got := notify.Subject(ev); got != want {
 			t.Errorf("Subject(%s) = %q, want %q", typ, got, want)
+		}
+	}
+}
+
+// runEvent is sampleEvent as a rotation run reports it.
+func runEvent() watchword.Event {
+	ev := sampleEvent()
+	end := time.Date(2026, 4, 2, 3, 0, 0, 0, time.UTC)
+	ev.Data.RunID, ev.Data.RunStep, ev.Data.Reason, ev.Data.TransitionEnd = "run_x1", watchword.StepDeliver, "target deploy: answered 500", &end
+	return ev
+}
+
+// TestRunEventBody: a failed run's email says which run, where and why.
+func TestRunEventBody(t *testing.T) {
+	ev := runEvent()
+	ev.Type = watchword.EventRotationFailed
+	raw, err := notify.Message("watchword@example.org", []string{"ops@example.org"}, ev, "ch1", time.Date(2026, 4, 1, 5, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"failed and was rolled back", "Run:           run_x1, step deliver", "Reason:        target deploy: answered 500", "watchword rotation retry"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
 		}
 	}
 }
