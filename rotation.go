@@ -79,6 +79,9 @@ func (s RotationSchedule) Validate(minInterval time.Duration) Errors {
 	if s.Every < 0 || (s.Every > 0 && time.Duration(s.Every) < minInterval) {
 		errs.Add("every", "must be at least %s", Duration(minInterval))
 	}
+	if len(s.Cron) > 128 {
+		errs.Add("cron", "must be at most 128 characters")
+	}
 	if s.Transition != nil && *s.Transition < 0 {
 		errs.Add("transition", "must not be negative")
 	}

@@ -515,6 +515,7 @@ func TestRotationScheduleValidation(t *testing.T) {
 			{watchword.RotationSchedule{Every: watchword.Duration(time.Hour), Cron: "@daily"}, "every"},
 			{watchword.RotationSchedule{Cron: "*/30 * * * *"}, "cron"},
 			{watchword.RotationSchedule{Cron: "not cron"}, "cron"},
+			{watchword.RotationSchedule{Cron: "0 3 * * 1" + strings.Repeat(" ", 120)}, "cron"},
 			{watchword.RotationSchedule{Every: watchword.Duration(time.Hour), Transition: dur(-time.Second)}, "transition"},
 			{watchword.RotationSchedule{CheckURL: "ftp://x"}, "check_url"},
 			{watchword.RotationSchedule{CheckURL: "http://billing.example/healthz"}, "check_url"},
