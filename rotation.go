@@ -1,7 +1,6 @@
 package watchword
 
 import (
-	"net"
 	"net/url"
 	"time"
 )
@@ -93,12 +92,8 @@ func (s RotationSchedule) Validate(minInterval time.Duration) Errors {
 	}
 	if s.CheckURL != "" {
 		u, err := url.Parse(s.CheckURL)
-		switch {
-		case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || len(s.CheckURL) > 2048:
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" || len(s.CheckURL) > 2048 {
 			errs.Add("check_url", "must be an absolute http(s) URL without fragment, at most 2048 characters")
-		case u.Scheme == "http" && !isLoopback(u.Hostname()):
-			// The test step would refuse it: plain http only to loopback.
-			errs.Add("check_url", "must be https (plain http only to a loopback address)")
 		}
 	}
 	return errs
@@ -222,9 +217,4 @@ type DeliveryTarget struct {
 	Disabled  bool      `json:"disabled"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
-}
-
-func isLoopback(host string) bool {
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }

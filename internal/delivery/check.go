@@ -7,6 +7,17 @@ import (
 	"net/url"
 )
 
+// ValidateCheckURL reports whether Check could ever fetch rawURL: https,
+// or plain http to a loopback host, with no credentials. The addresses it
+// resolves to are checked only when Check dials.
+func ValidateCheckURL(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return err
+	}
+	return checkURL(u)
+}
+
 // Check GETs rawURL as a health check, such as a rotation's test step runs
 // once a new secret is delivered: any 2xx answer passes; any other is an
 // error naming the status and the start of the response, sanitized.

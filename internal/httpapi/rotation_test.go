@@ -110,18 +110,25 @@ func TestRotationScheduleAPI(t *testing.T) {
 	}
 }
 
+// startWithApps starts a server with a confidential client "app" and a
+// public client "spa".
+func startWithApps(t *testing.T, backend string) *testenv.Server {
+	s := testenv.Start(t, backend, testenv.Options{})
+	_, err := api(s).CreateClient(t.Context(), "default", lifecycle.ClientCreate{Name: "app"})
+	fatalIf(t, err)
+	_, err = api(s).CreateClient(t.Context(), "default", lifecycle.ClientCreate{Name: "spa", Type: watchword.ClientPublic})
+	fatalIf(t, err)
+	return s
+}
+
 // TestDeliveryTargetsAPI: admins add and delete targets, readers list them;
 // a webhook's generated signing secret is in the creation response only;
 // a bad configuration is a problem on field "config".
 func TestDeliveryTargetsAPI(t *testing.T) {
 	for _, backend := range testenv.Backends {
 		t.Run(backend, func(t *testing.T) {
-			s := testenv.Start(t, backend, testenv.Options{})
+			s := startWithApps(t, backend)
 			ctx := t.Context()
-			_, err := api(s).CreateClient(ctx, "default", lifecycle.ClientCreate{Name: "app"})
-			fatalIf(t, err)
-			_, err = api(s).CreateClient(ctx, "default", lifecycle.ClientCreate{Name: "spa", Type: watchword.ClientPublic})
-			fatalIf(t, err)
 			viewer, manager := tokenFor(t, s, watchword.RoleViewer), tokenFor(t, s, watchword.RoleSecretManager)
 			const path = "/domains/default/clients/app/targets"
 
@@ -220,12 +227,7 @@ func TestDeliveryTargetsAPI(t *testing.T) {
 func TestRotationRunsAPI(t *testing.T) {
 	for _, backend := range testenv.Backends {
 		t.Run(backend, func(t *testing.T) {
-			s := testenv.Start(t, backend, testenv.Options{})
-			ctx := t.Context()
-			_, err := api(s).CreateClient(ctx, "default", lifecycle.ClientCreate{Name: "app"})
-			fatalIf(t, err)
-			_, err = api(s).CreateClient(ctx, "default", lifecycle.ClientCreate{Name: "spa", Type: watchword.ClientPublic})
-			fatalIf(t, err)
+			s := startWithApps(t, backend)
 			viewer, manager, auditor := tokenFor(t, s, watchword.RoleViewer), tokenFor(t, s, watchword.RoleSecretManager), tokenFor(t, s, watchword.RoleAuditor)
 			const runs = "/domains/default/clients/app/rotation-runs"
 

@@ -22,6 +22,13 @@ import (
 // the server's minimum.
 func (s *Service) validateSchedule(sc watchword.RotationSchedule) error {
 	errs := sc.Validate(s.minRotationInterval())
+	checkURLParsed := !slices.ContainsFunc(errs, func(e *watchword.Error) bool { return e.Field == "check_url" })
+	if sc.CheckURL != "" && checkURLParsed {
+		// The test step's own rule, so that it is not first met there.
+		if err := delivery.ValidateCheckURL(sc.CheckURL); err != nil {
+			errs.Add("check_url", "%v", err)
+		}
+	}
 	if sc.Cron != "" {
 		sched, err := ParseSchedule(sc.Cron)
 		if err != nil {
