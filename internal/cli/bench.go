@@ -66,6 +66,7 @@ func benchReferenceCommand() *cobra.Command {
 		Short: "Serve the bare reference token handler (for 'watchword bench --reference-url')",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			tuneGC() // as serve does, so the two are compared on equal terms
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
