@@ -195,6 +195,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		Metrics:  oauth.NewMetrics(reg),
 		Now:      now,
 		Logger:   logger,
+
+		VerifiedTokens: cfg.OAuth.VerifiedTokens,
 	})
 	admin := http.NewServeMux()
 	admin.Handle(httpapi.Prefix+"/", httpapi.New(svc, logger))

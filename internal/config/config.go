@@ -44,6 +44,12 @@ type Config struct {
 		// MaxPerClient is the server-wide cap on valid secrets per client.
 		MaxPerClient int `yaml:"max_per_client"`
 	} `yaml:"secrets"`
+	OAuth struct {
+		// VerifiedTokens is how many access tokens whose signature verified
+		// are remembered, so that introspecting the same token again skips
+		// the signature check; 0 remembers none.
+		VerifiedTokens int `yaml:"verified_tokens"`
+	} `yaml:"oauth"`
 	// ServerKey (hex, 32+ bytes) hashes secrets; or ServerKeyFile names a file
 	// holding it. Without either, a key is generated into DataDir. Several
 	// instances on one PostgreSQL must share the same key.
@@ -115,6 +121,7 @@ func Default() Config {
 	c.Log.Level = "info"
 	c.Secrets.Prefix = "wwcs_"
 	c.Secrets.MaxPerClient = 10
+	c.OAuth.VerifiedTokens = 10000
 	c.ShutdownTimeout = 15 * time.Second
 	c.SMTP.Port = 587
 	c.SMTP.TLS = "starttls"
@@ -166,6 +173,14 @@ func Keys() []Key {
 				return errors.New("must be an integer")
 			}
 			c.Secrets.MaxPerClient = n
+			return nil
+		}},
+		{"oauth.verified_tokens", "access tokens remembered as verified, so introspecting one again skips the signature check; 0 for none", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return errors.New("must be an integer")
+			}
+			c.OAuth.VerifiedTokens = n
 			return nil
 		}},
 		{"server_key", "server key (hex, 32+ bytes) that hashes secrets", str(func(c *Config) *string { return &c.ServerKey })},
@@ -350,6 +365,7 @@ func (c Config) validate() []string {
 		{!slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level), fmt.Sprintf("log.level: %q is not debug, info, warn or error", c.Log.Level)},
 		{!validPrefix(c.Secrets.Prefix), "secrets.prefix: must be 1-16 characters of a-z, 0-9 and '_'"},
 		{c.Secrets.MaxPerClient < 1 || c.Secrets.MaxPerClient > 1000, "secrets.max_per_client: must be between 1 and 1000"},
+		{c.OAuth.VerifiedTokens < 0 || c.OAuth.VerifiedTokens > 1000000, "oauth.verified_tokens: must be between 0 and 1000000"},
 		{c.ServerKey != "" && c.ServerKeyFile != "", "server_key_file: set either server_key or server_key_file, not both"},
 		{c.ShutdownTimeout < 0, "shutdown_timeout: must not be negative"},
 		{c.PublicURL != "" && !validBaseURL(c.PublicURL), "public_url: must be an absolute http(s) URL without a trailing slash, query or fragment"},

@@ -374,6 +374,48 @@ func TestIntrospectAndRevoke(t *testing.T) {
 	})
 }
 
+// TestIntrospectionExpiryBoundary: with the server's clock injected, an
+// access token that introspection has already verified (and remembers) is
+// active 1µs before its expiry and inactive at it; a token differing from a
+// remembered one in one byte is not taken for it.
+func TestIntrospectionExpiryBoundary(t *testing.T) {
+	t0 := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	clock := clocktest.New(t0)
+	forEachBackend(t, testenv.Options{Now: clock.Now}, func(t *testing.T, s *testenv.Server) {
+		clock.Set(t0)
+		c, sec := mustClient(t, s, "app", watchword.AuthMethodBasic)
+		rs, rsSecret := mustClient(t, s, "resource", watchword.AuthMethodBasic)
+		_, body := tokenRequest(t, s, c.ID, sec, ccForm(""))
+		token := body["access_token"].(string)
+		lifetime := time.Duration(body["expires_in"].(float64)) * time.Second
+		introspect := func(token string) any {
+			req, _ := http.NewRequest("POST", s.Issuer("default")+"/oauth/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(rs.ID, rsSecret)
+			resp, body := do(t, req)
+			if resp.StatusCode != 200 {
+				t.Fatalf("introspect: %d %v", resp.StatusCode, body)
+			}
+			return body["active"]
+		}
+		if introspect(token) != true {
+			t.Fatal("fresh token inactive")
+		}
+		tampered := token[:len(token)-2] + map[bool]string{true: "A", false: "B"}[token[len(token)-2] != 'A'] + token[len(token)-1:]
+		if introspect(tampered) != false {
+			t.Fatal("a token with a changed signature is active")
+		}
+		clock.Set(t0.Add(lifetime - time.Microsecond))
+		if introspect(token) != true {
+			t.Fatal("inactive 1µs before expiry")
+		}
+		clock.Set(t0.Add(lifetime))
+		if introspect(token) != false {
+			t.Fatal("active at expiry")
+		}
+	})
+}
+
 // TestRotationKeepsTokens: rotating never touches tokens already issued.
 func TestRotationKeepsTokens(t *testing.T) {
 	forEachBackend(t, testenv.Options{}, func(t *testing.T, s *testenv.Server) {

@@ -50,13 +50,17 @@ type Provider struct {
 	Authenticator Authenticator
 	// BaseURL is the public URL the issuers hang below, without a trailing slash.
 	BaseURL string
-	Now     func() time.Time
-	Logger  *slog.Logger
+	// VerifiedTokens is how many access tokens to remember as verified
+	// (see verifiedTokens); 0 remembers none.
+	VerifiedTokens int
+	Now            func() time.Time
+	Logger         *slog.Logger
 
-	engine  http.Handler
-	pages   http.Handler // login, consent, signed-out
-	domains domainCache
-	revoked revocations
+	engine   http.Handler
+	pages    http.Handler // login, consent, signed-out
+	domains  domainCache
+	revoked  revocations
+	verified verifiedTokens
 }
 
 // Forget drops what the provider remembers about tokens not being revoked;
@@ -73,6 +77,7 @@ func NewProvider(p *Provider) *Provider {
 	}
 	p.domains.ttl = time.Second
 	p.revoked.ttl = 500 * time.Millisecond
+	p.verified.max = p.VerifiedTokens
 	if p.Authenticator == nil {
 		p.Authenticator = newDirectory(p.Store)
 	}

@@ -217,6 +217,24 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 // one of its keys, issuer, expiry. It does not check revocation.
 func (p *Provider) parseAccessToken(ctx context.Context, token string) (*accessClaims, error) {
 	d := domainFrom(ctx)
+	claims, ok := p.verified.get(d.ID, token)
+	if !ok {
+		c, err := p.verifyAccessToken(ctx, d, token)
+		if err != nil {
+			return nil, err
+		}
+		claims = *c
+		p.verified.put(d.ID, token, claims, p.Now().Unix())
+	}
+	if claims.Issuer != d.issuer || p.Now().Unix() >= claims.Expiry {
+		return nil, errors.New("expired or foreign")
+	}
+	return &claims, nil
+}
+
+// verifyAccessToken checks the signature of an access token by one of the
+// domain's keys and returns its claims.
+func (p *Provider) verifyAccessToken(ctx context.Context, d *domainInfo, token string) (*accessClaims, error) {
 	jws, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256, jose.RS256})
 	if err != nil || len(jws.Signatures) != 1 {
 		return nil, errors.New("not a JWT")
@@ -235,9 +253,6 @@ func (p *Provider) parseAccessToken(ctx context.Context, token string) (*accessC
 	var claims accessClaims
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return nil, err
-	}
-	if claims.Issuer != d.issuer || p.Now().Unix() >= claims.Expiry {
-		return nil, errors.New("expired or foreign")
 	}
 	return &claims, nil
 }

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"math/big"
 	"strings"
 )
 
@@ -64,15 +63,13 @@ func randomBase62(n int) string {
 }
 
 func checksum(s string) string {
-	n := new(big.Int).SetUint64(uint64(crc32.ChecksumIEEE([]byte(s))))
-	out := make([]byte, crcLen)
-	base := big.NewInt(int64(len(alphabet)))
-	mod := new(big.Int)
+	n := crc32.ChecksumIEEE([]byte(s))
+	var out [crcLen]byte
 	for i := crcLen - 1; i >= 0; i-- {
-		n.DivMod(n, base, mod)
-		out[i] = alphabet[mod.Int64()]
+		out[i] = alphabet[n%uint32(len(alphabet))]
+		n /= uint32(len(alphabet))
 	}
-	return string(out)
+	return string(out[:])
 }
 
 // Generate returns a new secret with the given prefix (for example "wwcs_")

@@ -85,7 +85,7 @@ func (s *Server) middleware(listener string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
-		if !requestIDRE.MatchString(id) {
+		if id == "" || !requestIDRE.MatchString(id) {
 			b := make([]byte, 8)
 			_, _ = rand.Read(b)
 			id = hex.EncodeToString(b)
@@ -111,8 +111,10 @@ func (s *Server) middleware(listener string, next http.Handler) http.Handler {
 			if listener == "public" && rec.status < 500 {
 				level = slog.LevelDebug
 			}
-			s.Logger.Log(ctx, level, "request", "listener", listener, "method", r.Method,
-				"path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+			if s.Logger.Enabled(ctx, level) { // spares building the attributes of a line not written
+				s.Logger.Log(ctx, level, "request", "listener", listener, "method", r.Method,
+					"path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
