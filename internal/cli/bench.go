@@ -190,20 +190,35 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 			fmt.Fprintf(out, "round %d: %s\n", round, rep)
 		}
 	}
-	reports := map[string]bench.Report{}
 	fmt.Fprintf(out, "\nmedian of %d rounds:\n", rounds)
 	for _, name := range scenarios {
-		rs := runs[name]
+		rs := slices.Clone(runs[name])
 		slices.SortFunc(rs, func(a, b bench.Report) int { return cmp.Compare(a.PerSecond, b.PerSecond) })
-		reports[name] = rs[len(rs)/2]
-		fmt.Fprintln(out, reports[name])
+		fmt.Fprintln(out, rs[len(rs)/2])
 	}
+	// A ratio is taken within each round, between scenarios run one after
+	// the other, so that the machine's drift from round to round cancels
+	// out; the median of the rounds' ratios is reported.
 	ratio := func(label, a, b string) {
-		ra, okA := reports[a]
-		rb, okB := reports[b]
-		if okA && okB && rb.PerSecond > 0 {
-			fmt.Fprintf(out, "%-28s %.2f\n", label, ra.PerSecond/rb.PerSecond)
+		ra, rb := runs[a], runs[b]
+		if len(ra) == 0 || len(rb) == 0 {
+			return
 		}
+		var each []float64
+		for i := range ra {
+			if rb[i].PerSecond > 0 {
+				each = append(each, ra[i].PerSecond/rb[i].PerSecond)
+			}
+		}
+		if len(each) == 0 {
+			return
+		}
+		all := make([]string, len(each))
+		for i, r := range each {
+			all[i] = fmt.Sprintf("%.2f", r)
+		}
+		slices.Sort(each)
+		fmt.Fprintf(out, "%-28s %.2f (rounds: %s)\n", label, each[len(each)/2], strings.Join(all, " "))
 	}
 	ratio("cc-basic / reference", "cc-basic", "reference")
 	ratio("cc-basic-20 / cc-basic", "cc-basic-20", "cc-basic")
