@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,8 @@ Scenarios, run one after the other:
                   --reference-url (see 'watchword bench reference')
   cc-basic        client_credentials, client_secret_basic, client with 1 secret
   cc-basic-20     the same with 20 valid secrets on the client
+  cc-basic-1v20   both clients at once, half the connections each, so that
+                  both meet the same machine: the fairest 20-to-1 comparison
   cc-wrong-secret a wrong secret (401 expected, or 429 once throttled)
   introspect      RFC 7662 introspection of a JWT access token, Basic auth`
 
@@ -54,7 +57,7 @@ func benchCommand() *cobra.Command {
 	cmd.Flags().DurationVar(&opts.Warmup, "warmup", 2*time.Second, "unmeasured time before each scenario")
 	cmd.Flags().IntVar(&opts.Connections, "connections", 32, "concurrent keep-alive connections")
 	cmd.Flags().IntVar(&rounds, "rounds", 3, "rounds of all scenarios; the median round of each is reported")
-	cmd.Flags().StringSliceVar(&scenarios, "scenarios", []string{"reference", "cc-basic", "cc-basic-20", "cc-wrong-secret", "introspect"}, "scenarios to run")
+	cmd.Flags().StringSliceVar(&scenarios, "scenarios", []string{"reference", "cc-basic", "cc-basic-20", "cc-basic-1v20", "cc-wrong-secret", "introspect"}, "scenarios to run")
 	cmd.AddCommand(benchReferenceCommand())
 	return cmd
 }
@@ -163,6 +166,8 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 			builds[name] = post(tokenURL, ccBody, one)
 		case "cc-basic-20":
 			builds[name] = post(tokenURL, ccBody, twenty)
+		case "cc-basic-1v20":
+			builds[name+"/1"], builds[name+"/20"] = post(tokenURL, ccBody, one), post(tokenURL, ccBody, twenty)
 		case "cc-wrong-secret":
 			wrong := one
 			wrong.secret = one.secret[:len(one.secret)-1] + "x"
@@ -179,19 +184,44 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 	}
 	// Scenarios take turns, round after round, so that the machine's drift
 	// spreads over all of them; the median round of each is reported.
+	run := func(name string) ([]bench.Report, error) {
+		if name != "cc-basic-1v20" {
+			rep, err := bench.Run(ctx, name, opts, builds[name])
+			return []bench.Report{rep}, err
+		}
+		half := opts
+		half.Connections = max(1, opts.Connections/2)
+		reps, errs := make([]bench.Report, 2), make([]error, 2)
+		var wg sync.WaitGroup
+		for i, part := range []string{name + "/1", name + "/20"} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				reps[i], errs[i] = bench.Run(ctx, part, half, builds[part])
+			}()
+		}
+		wg.Wait()
+		return reps, errors.Join(errs...)
+	}
 	runs := map[string][]bench.Report{}
+	var names []string // of the reports, in order
 	for round := 1; round <= rounds; round++ {
 		for _, name := range scenarios {
-			rep, err := bench.Run(ctx, name, opts, builds[name])
+			reps, err := run(name)
 			if err != nil {
 				return err
 			}
-			runs[name] = append(runs[name], rep)
-			fmt.Fprintf(out, "round %d: %s\n", round, rep)
+			for _, rep := range reps {
+				if round == 1 {
+					names = append(names, rep.Name)
+				}
+				runs[rep.Name] = append(runs[rep.Name], rep)
+				fmt.Fprintf(out, "round %d: %s\n", round, rep)
+			}
 		}
 	}
 	fmt.Fprintf(out, "\nmedian of %d rounds:\n", rounds)
-	for _, name := range scenarios {
+	for _, name := range names {
 		rs := slices.Clone(runs[name])
 		slices.SortFunc(rs, func(a, b bench.Report) int { return cmp.Compare(a.PerSecond, b.PerSecond) })
 		fmt.Fprintln(out, rs[len(rs)/2])
@@ -222,6 +252,7 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 	}
 	ratio("cc-basic / reference", "cc-basic", "reference")
 	ratio("cc-basic-20 / cc-basic", "cc-basic-20", "cc-basic")
+	ratio("cc-basic-1v20: 20 / 1", "cc-basic-1v20/20", "cc-basic-1v20/1")
 	ratio("cc-wrong-secret / cc-basic", "cc-wrong-secret", "cc-basic")
 	return nil
 }

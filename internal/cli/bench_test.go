@@ -24,7 +24,7 @@ func TestBenchCommand(t *testing.T) {
 	if !ok {
 		t.Fatalf("no medians:\n%s", r.stdout)
 	}
-	for _, name := range []string{"reference", "cc-basic", "cc-basic-20", "cc-wrong-secret", "introspect"} {
+	for _, name := range []string{"reference", "cc-basic", "cc-basic-20", "cc-basic-1v20/1", "cc-basic-1v20/20", "cc-wrong-secret", "introspect"} {
 		if !regexp.MustCompile(`(?m)^` + name + ` +\d+ req/s`).MatchString(medians) {
 			t.Errorf("no median line for %s:\n%s", name, medians)
 		}
@@ -32,7 +32,7 @@ func TestBenchCommand(t *testing.T) {
 	if !regexp.MustCompile(`answers with status (401|429)`).MatchString(medians) {
 		t.Errorf("the wrong secret's answers are not reported:\n%s", medians)
 	}
-	for _, label := range []string{"cc-basic / reference", "cc-basic-20 / cc-basic", "cc-wrong-secret / cc-basic"} {
+	for _, label := range []string{"cc-basic / reference", "cc-basic-20 / cc-basic", "cc-basic-1v20: 20 / 1", "cc-wrong-secret / cc-basic"} {
 		if !regexp.MustCompile(regexp.QuoteMeta(label) + ` +\d+\.\d\d \(rounds: \d+\.\d\d \d+\.\d\d \d+\.\d\d\)`).MatchString(medians) {
 			t.Errorf("no ratio line for %s:\n%s", label, medians)
 		}
