@@ -42,6 +42,7 @@ const (
 	ActionRotationScheduleUpdate = "rotation.schedule_update"
 	ActionTargetCreate           = "target.create"
 	ActionTargetDelete           = "target.delete"
+	ActionTargetUpdate           = "target.update"
 	ActionRotationStart          = "rotation.start"
 	ActionRotationStep           = "rotation.step"
 	ActionRotationComplete       = "rotation.complete"

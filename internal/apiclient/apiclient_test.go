@@ -152,6 +152,11 @@ func TestEveryRoute(t *testing.T) {
 			_, err := c.CreateTarget(ctx, d, cl, lifecycle.TargetCreate{Name: "file"})
 			return err
 		}},
+		{"PATCH /domains/{domain}/clients/{client}/targets/{target}", func() error {
+			off := true
+			_, err := c.UpdateTarget(ctx, d, cl, "file", lifecycle.TargetUpdate{Disabled: &off})
+			return err
+		}},
 		{"DELETE /domains/{domain}/clients/{client}/targets/{target}", func() error { return c.DeleteTarget(ctx, d, cl, "file") }},
 		{"POST /domains/{domain}/clients/{client}/rotation-runs", func() error { _, err := c.StartRotation(ctx, d, cl); return err }},
 		{"GET /domains/{domain}/clients/{client}/rotation-runs", func() error { _, err := c.ListRotationRuns(ctx, d, cl, 0, 0); return err }},

@@ -56,6 +56,11 @@ func (c *Client) CreateTarget(ctx context.Context, domain, client string, in lif
 	return call[TargetCreated](ctx, c, "POST", clientPath+"/targets", nil, in, domain, client)
 }
 
+// UpdateTarget changes a delivery target named by id or name.
+func (c *Client) UpdateTarget(ctx context.Context, domain, client, target string, u lifecycle.TargetUpdate) (lifecycle.TargetView, error) {
+	return call[lifecycle.TargetView](ctx, c, "PATCH", targetPath, nil, u, domain, client, target)
+}
+
 // DeleteTarget removes a delivery target by id or name.
 func (c *Client) DeleteTarget(ctx context.Context, domain, client, target string) error {
 	_, err := call[none](ctx, c, "DELETE", targetPath, nil, nil, domain, client, target)

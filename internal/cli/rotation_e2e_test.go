@@ -112,7 +112,7 @@ func TestRotationWalkthrough(t *testing.T) {
 				return runCLI("", append([]string{"--endpoint", s.AdminURL, "--token", tok.Token}, args...)...)
 			}
 			ok(viewer("rotation", "runs", "billing-api"))
-			for _, args := range [][]string{{"rotation", "start", "billing-api"}, {"rotation", "cancel", "billing-api", id}, {"target", "delete", "billing-api", "deploy"}} {
+			for _, args := range [][]string{{"rotation", "start", "billing-api"}, {"rotation", "cancel", "billing-api", id}, {"target", "delete", "billing-api", "deploy"}, {"target", "disable", "billing-api", "deploy"}} {
 				if r := viewer(args...); r.code == 0 || !strings.Contains(r.stderr, "viewer") {
 					t.Errorf("viewer %v: %+v", args, r)
 				}
@@ -133,6 +133,11 @@ func TestRotationWalkthrough(t *testing.T) {
 			if r := ok(cli("rotation", "cancel", "billing-api", id, "--reason", "testing")); !strings.Contains(r.stdout, "to stop") {
 				t.Errorf("cancel:\n%s", r.stdout)
 			}
+			ok(cli("target", "disable", "billing-api", "deploy"))
+			if r := ok(cli("target", "list", "billing-api")); !regexp.MustCompile(`deploy .* disabled`).MatchString(r.stdout) {
+				t.Errorf("disabled target not listed as disabled:\n%s", r.stdout)
+			}
+			ok(cli("target", "enable", "billing-api", "deploy"))
 			ok(cli("target", "delete", "billing-api", "deploy"))
 			if r := ok(cli("target", "list", "billing-api")); strings.Contains(r.stdout, "deploy") {
 				t.Errorf("deleted target still listed:\n%s", r.stdout)

@@ -130,6 +130,19 @@ func TestRotationCommands(t *testing.T) {
 			wantOut: []string{"NAME    ID  TYPE     DESTINATION               FORMAT  STATUS   CREATED", "deploy  t1  webhook  https://deploy.example/h  -       enabled"},
 		},
 		{
+			name: "target disable", args: []string{"target", "disable", "web", "deploy"},
+			method: "PATCH", path: "/domains/default/clients/web/targets/deploy", status: 200,
+			response: `{"id":"t1","name":"deploy","type":"webhook","disabled":true,"config":{"type":"webhook","webhook":{"url":"https://deploy.example/h"}}}`,
+			wantBody: `{"disabled":true}`,
+			wantOut:  []string{"Target deploy of client web is disabled."},
+		},
+		{
+			name: "target enable", args: []string{"target", "enable", "web", "deploy"},
+			method: "PATCH", path: "/domains/default/clients/web/targets/deploy", status: 200,
+			response: targetWebhookJSON, wantBody: `{"disabled":false}`,
+			wantOut: []string{"Target deploy of client web is enabled."},
+		},
+		{
 			name: "target delete", args: []string{"target", "delete", "web", "deploy"},
 			method: "DELETE", path: "/domains/default/clients/web/targets/deploy", status: 204, wantBody: "-",
 			wantOut: []string{"Deleted target deploy of client web."},

@@ -18,7 +18,7 @@ import (
 
 func targetCommand() *cobra.Command {
 	cmd := group("target", "Manage where a client's rotation runs deliver new secrets",
-		targetAddCommand(), targetListCommand(), targetDeleteCommand())
+		targetAddCommand(), targetListCommand(), targetSwitchCommand("disable"), targetSwitchCommand("enable"), targetDeleteCommand())
 	cmd.Aliases = []string{"targets"}
 	cmd.Long = `A delivery target receives each new secret of a client's automated rotation
 runs ('watchword rotation') before the secret is promoted: a file on the
@@ -256,6 +256,25 @@ func targetListCommand() *cobra.Command {
 				rows = append(rows, []string{v.Name, v.ID, v.Type, targetDestination(v.Config), targetFormat(v.Config), targetStatus(v), fmtTime(v.CreatedAt)})
 			}
 			return table(w, []string{"NAME", "ID", "TYPE", "DESTINATION", "FORMAT", "STATUS", "CREATED"}, rows)
+		})
+	})
+}
+
+// targetSwitchCommand is 'target disable' or 'target enable'.
+func targetSwitchCommand(verb string) *cobra.Command {
+	short := "Stop delivering to a target in later rotation runs"
+	if verb == "enable" {
+		short = "Deliver to a disabled target again in later rotation runs"
+	}
+	return command(verb+" CLIENT TARGET", short, func(s *session, cmd *cobra.Command, args []string) error {
+		disabled := verb == "disable"
+		v, err := s.api.UpdateTarget(cmd.Context(), s.domain, args[0], args[1], lifecycle.TargetUpdate{Disabled: &disabled})
+		if err != nil {
+			return err
+		}
+		return s.print(func(w io.Writer) error {
+			_, err := fmt.Fprintf(w, "Target %s of client %s is %s.\n", clean(v.Name), clean(args[0]), targetStatus(v))
+			return err
 		})
 	})
 }

@@ -93,6 +93,19 @@ func (s *Server) handleTargetCreate(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
+func (s *Server) handleTargetUpdate(w http.ResponseWriter, r *http.Request) error {
+	var u lifecycle.TargetUpdate
+	if err := decode(w, r, &u); err != nil {
+		return err
+	}
+	t, err := s.Service.UpdateDeliveryTarget(r.Context(), r.PathValue("domain"), r.PathValue("client"), r.PathValue("target"), u)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, t)
+	return nil
+}
+
 func (s *Server) handleTargetDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Service.DeleteDeliveryTarget(r.Context(), r.PathValue("domain"), r.PathValue("client"), r.PathValue("target")); err != nil {
 		return err

@@ -82,6 +82,7 @@ func Routes() []Route {
 		{"DELETE", c + "/rotation-schedule", adminOnly, (*Server).handleClientRotationDelete},
 		{"GET", c + "/targets", readers, (*Server).handleTargetList},
 		{"POST", c + "/targets", adminOnly, (*Server).handleTargetCreate},
+		{"PATCH", c + "/targets/{target}", adminOnly, (*Server).handleTargetUpdate},
 		{"DELETE", c + "/targets/{target}", adminOnly, (*Server).handleTargetDelete},
 		{"POST", c + "/rotation-runs", managers, (*Server).handleRunStart},
 		{"GET", c + "/rotation-runs", anyRole, (*Server).handleRunList},

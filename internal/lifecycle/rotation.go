@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -458,6 +459,12 @@ type TargetCreate struct {
 	Config delivery.Config `json:"config"`
 }
 
+// TargetUpdate is the input of UpdateDeliveryTarget; absent fields are
+// unchanged.
+type TargetUpdate struct {
+	Disabled *bool `json:"disabled"`
+}
+
 // TargetView is a delivery target as the API shows it: its configuration
 // without credentials. SigningSecret is set only in the response that
 // created a webhook target without one.
@@ -576,25 +583,61 @@ func (s *Service) ListDeliveryTargets(ctx context.Context, domainName, ref strin
 	return out, nil
 }
 
+// UpdateDeliveryTarget changes a target named by id or name. A disabled
+// target is skipped by the runs that start after the change; a run in
+// progress keeps the targets it started with.
+func (s *Service) UpdateDeliveryTarget(ctx context.Context, domainName, ref, target string, u TargetUpdate) (TargetView, error) {
+	var view TargetView
+	err := s.tx(ctx, func(tx store.Tx) error {
+		d, c, t, err := lockTarget(ctx, tx, domainName, ref, target)
+		if err != nil {
+			return err
+		}
+		if u.Disabled == nil || *u.Disabled == t.Disabled {
+			view, err = s.targetView(t)
+			return err
+		}
+		t.Disabled, t.UpdatedAt = *u.Disabled, tx.Now()
+		if err := tx.UpdateDeliveryTarget(ctx, t); err != nil {
+			return err
+		}
+		if view, err = s.targetView(t); err != nil {
+			return err
+		}
+		return audit(ctx, tx, watchword.ActionTargetUpdate, d.ID, "client", c.ID,
+			map[string]string{"target_id": t.ID, "name": t.Name, "disabled": strconv.FormatBool(t.Disabled)})
+	})
+	return view, err
+}
+
 // DeleteDeliveryTarget removes a target by id or name. A run in progress
 // that already delivered to it does not revert it on rollback.
 func (s *Service) DeleteDeliveryTarget(ctx context.Context, domainName, ref, target string) error {
 	return s.tx(ctx, func(tx store.Tx) error {
-		d, c, err := lockClient(ctx, tx, domainName, ref)
+		d, c, t, err := lockTarget(ctx, tx, domainName, ref, target)
 		if err != nil {
 			return err
 		}
-		ts, err := tx.ListDeliveryTargets(ctx, c.ID)
-		if err != nil {
+		if err := tx.DeleteDeliveryTarget(ctx, c.ID, t.ID); err != nil {
 			return err
 		}
-		i := slices.IndexFunc(ts, func(t watchword.DeliveryTarget) bool { return t.ID == target || t.Name == target })
-		if i < 0 {
-			return watchword.FieldError(watchword.ENOTFOUND, "target", "Target %q not found for client %q.", target, c.Name)
-		}
-		if err := tx.DeleteDeliveryTarget(ctx, c.ID, ts[i].ID); err != nil {
-			return err
-		}
-		return audit(ctx, tx, watchword.ActionTargetDelete, d.ID, "client", c.ID, map[string]string{"target_id": ts[i].ID, "name": ts[i].Name})
+		return audit(ctx, tx, watchword.ActionTargetDelete, d.ID, "client", c.ID, map[string]string{"target_id": t.ID, "name": t.Name})
 	})
+}
+
+// lockTarget locks the client and finds its target by id or name.
+func lockTarget(ctx context.Context, tx store.Tx, domainName, ref, target string) (watchword.Domain, watchword.Client, watchword.DeliveryTarget, error) {
+	d, c, err := lockClient(ctx, tx, domainName, ref)
+	if err != nil {
+		return d, c, watchword.DeliveryTarget{}, err
+	}
+	ts, err := tx.ListDeliveryTargets(ctx, c.ID)
+	if err != nil {
+		return d, c, watchword.DeliveryTarget{}, err
+	}
+	i := slices.IndexFunc(ts, func(t watchword.DeliveryTarget) bool { return t.ID == target || t.Name == target })
+	if i < 0 {
+		return d, c, watchword.DeliveryTarget{}, watchword.FieldError(watchword.ENOTFOUND, "target", "Target %q not found for client %q.", target, c.Name)
+	}
+	return d, c, ts[i], nil
 }

@@ -544,3 +544,56 @@ func TestRotationScheduleValidation(t *testing.T) {
 		}
 	})
 }
+
+// TestDisabledTargetSkipped: a disabled target is left out of the runs that
+// start after it was disabled, and enabling it brings it back; each change
+// is audited, a change to the same state is not.
+func TestDisabledTargetSkipped(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.rotating(t, e.svc)
+		e.mustClient(t, "api")
+		dir := t.TempDir()
+		on, off := filepath.Join(dir, "on.secret"), filepath.Join(dir, "off.secret")
+		e.mustTarget(t, "api", "on", fileTarget(on))
+		e.mustTarget(t, "api", "off", fileTarget(off))
+		disabled, enabled := true, false
+		v, err := e.svc.UpdateDeliveryTarget(e.ctx, "default", "api", "off", lifecycle.TargetUpdate{Disabled: &disabled})
+		if err != nil || !v.Disabled || v.Name != "off" {
+			t.Fatalf("disable = %+v, %v", v, err)
+		}
+		if _, err := e.svc.UpdateDeliveryTarget(e.ctx, "default", "api", v.ID, lifecycle.TargetUpdate{Disabled: &disabled}); err != nil {
+			t.Fatalf("disable again, by id: %v", err)
+		}
+		if n := e.auditCount(t, watchword.ActionTargetUpdate); n != 1 {
+			t.Fatalf("%d target.update records, want 1 (the second call changed nothing)", n)
+		}
+		if _, err := e.svc.UpdateDeliveryTarget(e.ctx, "default", "api", "nope", lifecycle.TargetUpdate{Disabled: &disabled}); watchword.ErrorCode(err) != watchword.ENOTFOUND || !strings.Contains(err.Error(), "nope") {
+			t.Fatalf("unknown target: %v, want not found", err)
+		}
+
+		if _, err := e.svc.StartRotation(e.ctx, "default", "api"); err != nil {
+			t.Fatal(err)
+		}
+		run := e.advance(t, e.svc, "a", "api")
+		if run.Status != watchword.RunRunning || run.Step != watchword.StepFinish {
+			t.Fatalf("run: %+v", run)
+		}
+		if !strings.HasSuffix(readSecretFile(t, on), e.secrets(t, "api")[run.PendingSecretID].Hint) {
+			t.Error("the enabled target did not get the new secret")
+		}
+		if _, err := os.Stat(off); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the disabled target was written: %v", err)
+		}
+
+		if v, err := e.svc.UpdateDeliveryTarget(e.ctx, "default", "api", "off", lifecycle.TargetUpdate{Disabled: &enabled}); err != nil || v.Disabled {
+			t.Fatalf("enable = %+v, %v", v, err)
+		}
+		ts, err := e.svc.ListDeliveryTargets(e.ctx, "default", "api")
+		if err != nil || len(ts) != 2 || ts[0].Disabled || ts[1].Disabled {
+			t.Fatalf("targets = %+v, %v; want both enabled", ts, err)
+		}
+		if n := e.auditCount(t, watchword.ActionTargetUpdate); n != 2 {
+			t.Fatalf("%d target.update records, want 2", n)
+		}
+	})
+}
