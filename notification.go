@@ -62,7 +62,7 @@ type Event struct {
 type EventData struct {
 	Domain EventRef    `json:"domain"`
 	Client EventRef    `json:"client"`
-	Secret EventSecret `json:"secret"`
+	Secret EventSecret `json:"secret,omitzero"` // absent when no secret is concerned (a run that failed before creating one)
 	// Actor is who caused the event ("system" for the server's own jobs).
 	Actor string `json:"actor"`
 

@@ -387,13 +387,18 @@ func notificationWhen(n watchword.Notification) string {
 
 func notificationFields(w io.Writer, n watchword.Notification) error {
 	d := n.Event.Data
+	secret, expires, lastUsed := "none", "-", "-"
+	if d.Secret.ID != "" { // a run that failed before creating its secret has none
+		secret = d.Secret.ID + " " + hint(d.Secret.Hint)
+		expires, lastUsed = fmtTimeOr(d.Secret.ExpiresAt, "never"), fmtTimeOr(d.Secret.LastUsedAt, "never")
+	}
 	return fields(w,
 		[2]string{"ID", n.ID},
 		[2]string{"Event", n.EventID + " (" + n.EventType + ")"},
 		[2]string{"Client", d.Client.Name + " (" + d.Client.ID + ")"},
-		[2]string{"Secret", d.Secret.ID + " " + hint(d.Secret.Hint)},
-		[2]string{"Expires", fmtTimeOr(d.Secret.ExpiresAt, "never")},
-		[2]string{"Last used", fmtTimeOr(d.Secret.LastUsedAt, "never")},
+		[2]string{"Secret", secret},
+		[2]string{"Expires", expires},
+		[2]string{"Last used", lastUsed},
 		[2]string{"By", d.Actor},
 		[2]string{"Channel", n.ChannelID + " (" + string(n.ChannelType) + ")"},
 		[2]string{"Recipients", strings.Join(n.Recipients, ", ")},

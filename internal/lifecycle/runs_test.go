@@ -597,3 +597,49 @@ func TestDisabledTargetSkipped(t *testing.T) {
 		}
 	})
 }
+
+// TestRunFailingAtCreate: a run that cannot create its pending secret (the
+// client is at its cap) fails after its attempts, and its rotation.failed
+// and rotation.rolled_back events name no secret rather than an empty one.
+func TestRunFailingAtCreate(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.rotating(t, e.svc)
+		e.mustChannel(t, lifecycle.ChannelCreate{Name: "hook"})
+		p := watchword.DefaultSecretPolicy()
+		p.MaxSecrets = 1
+		if _, err := e.svc.SetDomainPolicy(e.ctx, "default", p); err != nil {
+			t.Fatal(err)
+		}
+		e.mustClient(t, "api")
+		e.mustTarget(t, "api", "file", fileTarget(filepath.Join(t.TempDir(), "secret")))
+		if _, err := e.svc.StartRotation(e.ctx, "default", "api"); err != nil {
+			t.Fatal(err)
+		}
+		start := e.clock.Now()
+		for _, at := range []time.Duration{0, 30 * time.Second, 90 * time.Second} {
+			e.clock.Set(start.Add(at))
+			e.advance(t, e.svc, "a", "api")
+		}
+		run := e.latestRun(t, "api")
+		if run.Status != watchword.RunFailed || run.Step != watchword.StepCreate || run.PendingSecretID != "" {
+			t.Fatalf("run: %+v, want failed at create", run)
+		}
+		seen := 0
+		for _, n := range e.outbox(t) {
+			if n.EventType != watchword.EventRotationFailed && n.EventType != watchword.EventRotationRolledBack {
+				continue
+			}
+			seen++
+			b, err := json.Marshal(n.Event)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(b), `"secret"`) || n.SecretID != "" {
+				t.Errorf("%s names a secret: %s", n.EventType, b)
+			}
+		}
+		if seen != 2 {
+			t.Fatalf("%d rotation.failed/rolled_back notifications, want 2", seen)
+		}
+	})
+}

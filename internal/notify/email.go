@@ -236,11 +236,13 @@ func body(ev watchword.Event) string {
 	}
 	line("Domain", d.Domain.Name+" ("+d.Domain.ID+")")
 	line("Client", d.Client.Name+" ("+d.Client.ID+")")
-	line("Secret", d.Secret.ID+", ending …"+d.Secret.Hint)
-	line("Description", d.Secret.Description)
-	line("Created", mailTime(&d.Secret.CreatedAt))
-	line("Expires", mailTime(d.Secret.ExpiresAt))
-	line("Last used", mailTime(d.Secret.LastUsedAt))
+	if d.Secret.ID != "" { // a run that failed before creating its secret has none
+		line("Secret", d.Secret.ID+", ending …"+d.Secret.Hint)
+		line("Description", d.Secret.Description)
+		line("Created", mailTime(&d.Secret.CreatedAt))
+		line("Expires", mailTime(d.Secret.ExpiresAt))
+		line("Last used", mailTime(d.Secret.LastUsedAt))
+	}
 	for _, p := range d.PreviousSecrets {
 		line("Previous", p.ID+", ending …"+p.Hint+", works until "+mailTime(p.ExpiresAt))
 	}

@@ -229,6 +229,28 @@ func TestRunEventBody(t *testing.T) {
 	}
 }
 
+// TestRunEventBodyWithoutSecret: a run that failed before creating its
+// secret mails no empty secret lines.
+func TestRunEventBodyWithoutSecret(t *testing.T) {
+	ev := runEvent()
+	ev.Type, ev.Data.RunStep, ev.Data.Secret = watchword.EventRotationFailed, watchword.StepCreate, watchword.EventSecret{}
+	raw, err := notify.Message("watchword@example.org", []string{"ops@example.org"}, ev, "ch1", time.Date(2026, 4, 1, 5, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), "step create") || strings.Contains(string(body), "Secret:") || strings.Contains(string(body), "0001") {
+		t.Errorf("body:\n%s", body)
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	d := &notify.Dispatcher{}
 	var got []string
