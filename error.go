@@ -3,6 +3,8 @@ package watchword
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // Application error codes. Each maps to one HTTP status in one table
@@ -76,4 +78,18 @@ func ErrorField(err error) string {
 		return e.Field
 	}
 	return ""
+}
+
+// Truncate shortens a message stored in the database (an error, a reason)
+// to at most n bytes plus "…", cut on a rune boundary and made valid UTF-8,
+// which PostgreSQL requires of text.
+func Truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -52,6 +52,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/watchword/watchword"
 	"github.com/watchword/watchword/internal/lifecycle"
 	"github.com/watchword/watchword/internal/notify"
 	"github.com/watchword/watchword/internal/secret"
@@ -381,7 +382,7 @@ func (r *Runner) runJob(ctx context.Context, name, spec string, sched cron.Sched
 			// Keep the lease as the back-off: any instance may try again
 			// once it ends, for the same due time.
 			retry := now.Add(r.RetryDelay)
-			j.LastError, j.LockedUntil, wake = truncateError(workErr.Error()), &retry, retry
+			j.LastError, j.LockedUntil, wake = watchword.Truncate(workErr.Error(), 512), &retry, retry
 			return tx.UpdateJob(rctx, j)
 		}
 		if j.Spec == spec {
@@ -409,17 +410,4 @@ func latestFire(sched cron.Schedule, next, now time.Time) time.Time {
 		fire = n
 	}
 	return fire
-}
-
-func truncateError(s string) string {
-	const limit = 512
-	if len(s) <= limit {
-		return s
-	}
-	for i := limit; i > 0; i-- {
-		if s[i]&0xC0 != 0x80 {
-			return s[:i] + "…"
-		}
-	}
-	return ""
 }

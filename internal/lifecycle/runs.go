@@ -661,7 +661,7 @@ func minTime(a, b time.Time) time.Time {
 
 // stepFailed records a failed attempt and when the step is tried again.
 func (s *Service) stepFailed(ctx context.Context, r watchword.RotationRun, owner string, lease time.Duration, stepErr error) (watchword.RotationRun, error) {
-	msg := truncate(stepErr.Error(), 1024)
+	msg := watchword.Truncate(stepErr.Error(), 1024)
 	s.Logger.WarnContext(ctx, "rotation step failed", "run_id", r.ID, "step", r.Step, "attempt", r.Attempts+1, "err", msg)
 	return s.commitRun(ctx, r.ID, owner, lease, true, func(tx store.Tx, _ watchword.Domain, _ watchword.Client, r *watchword.RotationRun) error {
 		now := tx.Now()
@@ -716,7 +716,7 @@ func (s *Service) rollback(ctx context.Context, r watchword.RotationRun, owner s
 			}
 			pending = sec
 			if sec.RevokedAt == nil {
-				pending = sec.Revoke(now, watchword.SystemActor.String(), "rotation rolled back: "+truncate(reason, 200))
+				pending = sec.Revoke(now, watchword.SystemActor.String(), "rotation rolled back: "+watchword.Truncate(reason, 200))
 				if err := tx.UpdateSecret(ctx, pending); err != nil {
 					return err
 				}
@@ -746,11 +746,4 @@ func (s *Service) rollback(ctx context.Context, r watchword.RotationRun, owner s
 		}
 		return audit(ctx, tx, action, d.ID, "client", c.ID, map[string]string{"run_id": r.ID, "status": string(status), "reason": reason})
 	})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
 }

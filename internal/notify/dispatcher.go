@@ -20,10 +20,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/watchword/watchword"
 	"github.com/watchword/watchword/internal/secret"
@@ -164,10 +162,10 @@ func (d *Dispatcher) deliver(ctx context.Context, n watchword.Notification) erro
 		n.Status, n.DeliveredAt, n.LastError = watchword.NotificationDelivered, &now, ""
 		log.DebugContext(ctx, "notification delivered")
 	case errors.As(err, &perm) || n.Attempts >= d.MaxAttempts:
-		n.Status, n.LastError = watchword.NotificationFailed, truncate(err.Error())
+		n.Status, n.LastError = watchword.NotificationFailed, watchword.Truncate(err.Error(), maxErrorLength)
 		log.ErrorContext(ctx, "notification failed for good", "err", err)
 	default:
-		n.NextAttemptAt, n.LastError = now.Add(d.Backoff(n.Attempts)), truncate(err.Error())
+		n.NextAttemptAt, n.LastError = now.Add(d.Backoff(n.Attempts)), watchword.Truncate(err.Error(), maxErrorLength)
 		log.WarnContext(ctx, "notification attempt failed", "err", err, "next_attempt_at", n.NextAttemptAt)
 	}
 	// Record the outcome even if ctx ended during delivery (shutdown), so
@@ -184,20 +182,6 @@ func (d *Dispatcher) deliver(ctx context.Context, n watchword.Notification) erro
 		return fmt.Errorf("record delivery of notification %s: %w", n.ID, uerr)
 	}
 	return nil
-}
-
-// truncate shortens an error message for last_error, on a rune boundary
-// and as valid UTF-8 (PostgreSQL rejects anything else in TEXT).
-func truncate(s string) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) <= maxErrorLength {
-		return s
-	}
-	cut := maxErrorLength
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 // send delivers n to its channel as the channel is now: a changed URL or
