@@ -217,6 +217,7 @@ func (s *server) ClientCredentialsExchange(ctx context.Context, r *op.ClientRequ
 // one of its keys, issuer, expiry. It does not check revocation.
 func (p *Provider) parseAccessToken(ctx context.Context, token string) (*accessClaims, error) {
 	d := domainFrom(ctx)
+	now := p.Now().Unix()
 	claims, ok := p.verified.get(d.ID, token)
 	if !ok {
 		c, err := p.verifyAccessToken(ctx, d, token)
@@ -224,9 +225,11 @@ func (p *Provider) parseAccessToken(ctx context.Context, token string) (*accessC
 			return nil, err
 		}
 		claims = *c
-		p.verified.put(d.ID, token, claims, p.Now().Unix())
+		if now < claims.Expiry {
+			p.verified.put(d.ID, token, claims, now)
+		}
 	}
-	if claims.Issuer != d.issuer || p.Now().Unix() >= claims.Expiry {
+	if claims.Issuer != d.issuer || now >= claims.Expiry {
 		return nil, errors.New("expired or foreign")
 	}
 	return &claims, nil
