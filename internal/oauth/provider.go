@@ -81,7 +81,7 @@ func NewProvider(p *Provider) *Provider {
 	if p.Authenticator == nil {
 		p.Authenticator = newDirectory(p.Store)
 	}
-	p.engine = op.RegisterServer(&server{p: p}, endpoints, op.WithServerCORSOptions(nil))
+	p.engine = op.RegisterServer(&server{p: p}, endpoints, op.WithServerCORSOptions(nil), op.WithDecoder(newFormDecoder()))
 	p.pages = newLoginPages(p, p.Authenticator)
 	return p
 }
