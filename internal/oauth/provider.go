@@ -115,7 +115,7 @@ const maxFormBody = 64 << 10
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	d, err := p.domains.get(r.Context(), p.Store, name)
-	if errors.Is(err, store.ErrNotFound) || watchword.ValidateName("domain", name) != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		http.NotFound(w, r)
 		return
 	} else if err != nil {
@@ -124,9 +124,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := &domainInfo{Domain: d, issuer: p.BaseURL + "/" + d.Name, remoteIP: remoteIP(r)}
-	r = r.WithContext(context.WithValue(r.Context(), domainKey{}, info))
-	r2 := new(http.Request)
-	*r2 = *r
+	r2 := r.WithContext(context.WithValue(r.Context(), domainKey{}, info)) // a copy, so the path can change
 	u := *r.URL
 	u.Path, u.RawPath = "/"+rest, ""
 	r2.URL = &u
@@ -176,6 +174,9 @@ func (c *domainCache) get(ctx context.Context, r store.Reader, name string) (wat
 	c.mu.Unlock()
 	if ok && time.Since(e.at) < c.ttl {
 		return e.d, nil
+	}
+	if watchword.ValidateName("domain", name) != nil { // spares the store a lookup that cannot succeed
+		return watchword.Domain{}, store.ErrNotFound
 	}
 	d, err := r.GetDomainByName(ctx, name)
 	if err != nil {
