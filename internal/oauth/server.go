@@ -121,10 +121,12 @@ func (p *Provider) authenticate(ctx context.Context, header http.Header, cc *op.
 	key := throttleKey{clientID: cc.ClientID, ip: d.remoteIP}
 	blocked, retryAfter := p.Throttle.Blocked(key)
 	c, sec, err := p.Verifier.Verify(ctx, d.ID, cc.ClientID, cc.ClientSecret)
-	if alt := rawBasicSecret(header); err != nil && method == watchword.AuthMethodBasic && alt != "" && alt != cc.ClientSecret {
-		// Some clients do not form-encode before base64 (RFC 6749 §2.3.1
-		// says they should): accept the secret as sent, too.
-		c, sec, err = p.Verifier.Verify(ctx, d.ID, cc.ClientID, alt)
+	if err != nil && method == watchword.AuthMethodBasic {
+		if alt := rawBasicSecret(header); alt != "" && alt != cc.ClientSecret {
+			// Some clients do not form-encode before base64 (RFC 6749
+			// §2.3.1 says they should): accept the secret as sent, too.
+			c, sec, err = p.Verifier.Verify(ctx, d.ID, cc.ClientID, alt)
+		}
 	}
 	var failure *clientauth.Failure
 	if errors.As(err, &failure) {
