@@ -262,9 +262,9 @@ func targetListCommand() *cobra.Command {
 
 // targetSwitchCommand is 'target disable' or 'target enable'.
 func targetSwitchCommand(verb string) *cobra.Command {
-	short := "Stop delivering to a target in later rotation runs"
+	short := "Stop delivering new secrets to a target"
 	if verb == "enable" {
-		short = "Deliver to a disabled target again in later rotation runs"
+		short = "Deliver new secrets to a disabled target again"
 	}
 	return command(verb+" CLIENT TARGET", short, func(s *session, cmd *cobra.Command, args []string) error {
 		disabled := verb == "disable"

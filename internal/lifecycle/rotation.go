@@ -583,9 +583,9 @@ func (s *Service) ListDeliveryTargets(ctx context.Context, domainName, ref strin
 	return out, nil
 }
 
-// UpdateDeliveryTarget changes a target named by id or name. A disabled
-// target is skipped by the runs that start after the change; a run in
-// progress keeps the targets it started with.
+// UpdateDeliveryTarget changes a target named by id or name. Deliveries
+// skip a disabled target from then on, those of a run in progress too; a
+// run that already delivered to it still reverts it on rollback.
 func (s *Service) UpdateDeliveryTarget(ctx context.Context, domainName, ref, target string, u TargetUpdate) (TargetView, error) {
 	var view TargetView
 	err := s.tx(ctx, func(tx store.Tx) error {

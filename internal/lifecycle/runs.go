@@ -317,14 +317,17 @@ type runTarget struct {
 	delivery.Target
 }
 
-func (s *Service) runTargets(ctx context.Context, clientID string) ([]runTarget, error) {
+// runTargets returns the client's targets ready to deliver; the disabled
+// ones only with withDisabled (a rollback reverts what was delivered, even
+// to a target disabled since).
+func (s *Service) runTargets(ctx context.Context, clientID string, withDisabled bool) ([]runTarget, error) {
 	ts, err := s.Store.ListDeliveryTargets(ctx, clientID)
 	if err != nil {
 		return nil, err
 	}
 	var out []runTarget
 	for _, t := range ts {
-		if t.Disabled {
+		if t.Disabled && !withDisabled {
 			continue
 		}
 		cfg, err := s.targetConfig(t)
@@ -401,7 +404,7 @@ func (s *Service) stepDeliver(ctx context.Context, r watchword.RotationRun, owne
 	if err != nil {
 		return r, err
 	}
-	targets, err := s.runTargets(ctx, c.ID)
+	targets, err := s.runTargets(ctx, c.ID, false)
 	if err != nil {
 		return r, err
 	}
@@ -686,7 +689,7 @@ func (s *Service) rollback(ctx context.Context, r watchword.RotationRun, owner s
 	var notes []string
 	if st, err := s.openState(r); err == nil && len(st.Prepared) > 0 {
 		d, c, _, err := s.runContext(ctx, r)
-		targets, terr := s.runTargets(ctx, r.ClientID)
+		targets, terr := s.runTargets(ctx, r.ClientID, true)
 		if err = errors.Join(err, terr); err != nil {
 			notes = append(notes, "targets not reverted: "+err.Error())
 		}

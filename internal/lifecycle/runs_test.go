@@ -643,3 +643,44 @@ func TestRunFailingAtCreate(t *testing.T) {
 		}
 	})
 }
+
+// TestRollbackRevertsDisabledTarget: a target disabled after a run
+// delivered to it is still reverted when the run rolls back.
+func TestRollbackRevertsDisabledTarget(t *testing.T) {
+	fail500 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }))
+	t.Cleanup(fail500.Close)
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.rotating(t, e.svc)
+		e.mustClient(t, "api")
+		path := filepath.Join(t.TempDir(), "secret")
+		if err := os.WriteFile(path, []byte("before\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e.mustTarget(t, "api", "file", fileTarget(path))
+		if _, err := e.svc.SetClientRotation(e.ctx, "default", "api", &watchword.RotationSchedule{CheckURL: fail500.URL}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.StartRotation(e.ctx, "default", "api"); err != nil {
+			t.Fatal(err)
+		}
+		start := e.clock.Now()
+		e.advance(t, e.svc, "a", "api")
+		if got := readSecretFile(t, path); got == "before" {
+			t.Fatal("the first pass did not deliver")
+		}
+		disabled := true
+		if _, err := e.svc.UpdateDeliveryTarget(e.ctx, "default", "api", "file", lifecycle.TargetUpdate{Disabled: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Duration{30 * time.Second, 90 * time.Second} {
+			e.clock.Set(start.Add(at))
+			e.advance(t, e.svc, "a", "api")
+		}
+		if run := e.latestRun(t, "api"); run.Status != watchword.RunFailed {
+			t.Fatalf("run: %+v, want failed", run)
+		}
+		if got := readSecretFile(t, path); got != "before" {
+			t.Fatalf("the disabled target holds %q after the rollback, want its earlier content", got)
+		}
+	})
+}
