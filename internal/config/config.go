@@ -167,70 +167,50 @@ func Keys() []Key {
 		{"log.format", "log format: text or json", str(func(c *Config) *string { return &c.Log.Format })},
 		{"log.level", "log level: debug, info, warn or error", str(func(c *Config) *string { return &c.Log.Level })},
 		{"secrets.prefix", "prefix of generated client secrets", str(func(c *Config) *string { return &c.Secrets.Prefix })},
-		{"secrets.max_per_client", "server-wide cap on valid secrets per client", func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return errors.New("must be an integer")
-			}
-			c.Secrets.MaxPerClient = n
-			return nil
-		}},
-		{"oauth.verified_tokens", "access tokens remembered as verified, so introspecting one again skips the signature check; 0 for none", func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return errors.New("must be an integer")
-			}
-			c.OAuth.VerifiedTokens = n
-			return nil
-		}},
+		{"secrets.max_per_client", "server-wide cap on valid secrets per client", integer(func(c *Config) *int { return &c.Secrets.MaxPerClient })},
+		{"oauth.verified_tokens", "access tokens remembered as verified, so introspecting one again skips the signature check; 0 for none", integer(func(c *Config) *int { return &c.OAuth.VerifiedTokens })},
 		{"server_key", "server key (hex, 32+ bytes) that hashes secrets", str(func(c *Config) *string { return &c.ServerKey })},
 		{"server_key_file", "file holding the server key", str(func(c *Config) *string { return &c.ServerKeyFile })},
 		{"shutdown_timeout", "how long in-flight requests may take to finish on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 		{"smtp.host", "SMTP relay for email notifications; empty means no email", str(func(c *Config) *string { return &c.SMTP.Host })},
-		{"smtp.port", "SMTP port", func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return errors.New("must be an integer")
-			}
-			c.SMTP.Port = n
-			return nil
-		}},
+		{"smtp.port", "SMTP port", integer(func(c *Config) *int { return &c.SMTP.Port })},
 		{"smtp.username", "SMTP user (AUTH PLAIN)", str(func(c *Config) *string { return &c.SMTP.Username })},
 		{"smtp.password", "SMTP password (prefer the environment or smtp.password_file to a flag)", str(func(c *Config) *string { return &c.SMTP.Password })},
 		{"smtp.password_file", "file holding the SMTP password", str(func(c *Config) *string { return &c.SMTP.PasswordFile })},
 		{"smtp.from", "sender address of notification emails", str(func(c *Config) *string { return &c.SMTP.From })},
 		{"smtp.tls", "SMTP connection security: none, starttls or tls", str(func(c *Config) *string { return &c.SMTP.TLS })},
-		{"jobs.enabled", "run the background jobs (notification delivery, expiry sweep and notices) on this instance", func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return errors.New("must be true or false")
-			}
-			c.Jobs.Enabled = b
-			return nil
-		}},
+		{"jobs.enabled", "run the background jobs (notification delivery, expiry sweep and notices) on this instance", boolean(func(c *Config) *bool { return &c.Jobs.Enabled })},
 		{"jobs.interval", "how often the background jobs look for due work", duration(func(c *Config) *time.Duration { return &c.Jobs.Interval })},
 		{"jobs.lease", "how long an instance holds a scheduled job or a notification it sends before another may take it over", duration(func(c *Config) *time.Duration { return &c.Jobs.Lease })},
 		{"rotation.check_interval", "how often clients' rotation schedules are looked at", duration(func(c *Config) *time.Duration { return &c.Rotation.CheckInterval })},
 		{"rotation.lease", "how long an instance holds a rotation run before another may take it over", duration(func(c *Config) *time.Duration { return &c.Rotation.Lease })},
 		{"rotation.step_timeout", "time limit of one rotation step's deliveries or tests (below rotation.lease)", duration(func(c *Config) *time.Duration { return &c.Rotation.StepTimeout })},
-		{"rotation.attempts", "attempts of a rotation step before its run rolls back", func(c *Config, v string) error {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return errors.New("must be a number")
-			}
-			c.Rotation.Attempts = n
-			return nil
-		}},
+		{"rotation.attempts", "attempts of a rotation step before its run rolls back", integer(func(c *Config) *int { return &c.Rotation.Attempts })},
 		{"rotation.retry_delay", "wait after a rotation step's first failure (doubles after each)", duration(func(c *Config) *time.Duration { return &c.Rotation.RetryDelay })},
 		{"rotation.min_interval", "shortest rotation schedule interval allowed (lower only to test)", duration(func(c *Config) *time.Duration { return &c.Rotation.MinInterval })},
-		{"rotation.allow_loopback", "let webhook targets and check URLs use loopback addresses (development and tests only)", func(c *Config, v string) error {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return errors.New("must be true or false")
-			}
-			c.Rotation.AllowLoopback = b
-			return nil
-		}},
+		{"rotation.allow_loopback", "let webhook targets and check URLs use loopback addresses (development and tests only)", boolean(func(c *Config) *bool { return &c.Rotation.AllowLoopback })},
+	}
+}
+
+func integer(f func(c *Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("must be an integer")
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func boolean(f func(c *Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("must be true or false")
+		}
+		*f(c) = b
+		return nil
 	}
 }
 

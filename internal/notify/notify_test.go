@@ -210,20 +210,9 @@ func runEvent() watchword.Event {
 func TestRunEventBody(t *testing.T) {
 	ev := runEvent()
 	ev.Type = watchword.EventRotationFailed
-	raw, err := notify.Message("watchword@example.org", []string{"ops@example.org"}, ev, "ch1", time.Date(2026, 4, 1, 5, 0, 0, 0, time.UTC))
-	if err != nil {
-		t.Fatal(err)
-	}
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := mailBody(t, ev)
 	for _, want := range []string{"failed and was rolled back", "Run:           run_x1, step deliver", "Reason:        target deploy: answered 500", "watchword rotation retry"} {
-		if !strings.Contains(string(body), want) {
+		if !strings.Contains(body, want) {
 			t.Errorf("body lacks %q:\n%s", want, body)
 		}
 	}
@@ -234,6 +223,15 @@ func TestRunEventBody(t *testing.T) {
 func TestRunEventBodyWithoutSecret(t *testing.T) {
 	ev := runEvent()
 	ev.Type, ev.Data.RunStep, ev.Data.Secret = watchword.EventRotationFailed, watchword.StepCreate, watchword.EventSecret{}
+	body := mailBody(t, ev)
+	if !strings.Contains(body, "step create") || strings.Contains(body, "Secret:") || strings.Contains(body, "0001") {
+		t.Errorf("body:\n%s", body)
+	}
+}
+
+// mailBody is the decoded text of the email of ev.
+func mailBody(t *testing.T, ev watchword.Event) string {
+	t.Helper()
 	raw, err := notify.Message("watchword@example.org", []string{"ops@example.org"}, ev, "ch1", time.Date(2026, 4, 1, 5, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
@@ -246,9 +244,7 @@ func TestRunEventBodyWithoutSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(body), "step create") || strings.Contains(string(body), "Secret:") || strings.Contains(string(body), "0001") {
-		t.Errorf("body:\n%s", body)
-	}
+	return string(body)
 }
 
 func TestBackoff(t *testing.T) {

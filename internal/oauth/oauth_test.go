@@ -388,29 +388,20 @@ func TestIntrospectionExpiryBoundary(t *testing.T) {
 		_, body := tokenRequest(t, s, c.ID, sec, ccForm(""))
 		token := body["access_token"].(string)
 		lifetime := time.Duration(body["expires_in"].(float64)) * time.Second
-		introspect := func(token string) any {
-			req, _ := http.NewRequest("POST", s.Issuer("default")+"/oauth/introspect", strings.NewReader(url.Values{"token": {token}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth(rs.ID, rsSecret)
-			resp, body := do(t, req)
-			if resp.StatusCode != 200 {
-				t.Fatalf("introspect: %d %v", resp.StatusCode, body)
-			}
-			return body["active"]
-		}
-		if introspect(token) != true {
+		active := func(token string) bool { return introspect(t, s, "default", rs.ID, rsSecret, token) }
+		if !active(token) {
 			t.Fatal("fresh token inactive")
 		}
 		tampered := token[:len(token)-2] + map[bool]string{true: "A", false: "B"}[token[len(token)-2] != 'A'] + token[len(token)-1:]
-		if introspect(tampered) != false {
+		if active(tampered) {
 			t.Fatal("a token with a changed signature is active")
 		}
 		clock.Set(t0.Add(lifetime - time.Microsecond))
-		if introspect(token) != true {
+		if !active(token) {
 			t.Fatal("inactive 1µs before expiry")
 		}
 		clock.Set(t0.Add(lifetime))
-		if introspect(token) != false {
+		if active(token) {
 			t.Fatal("active at expiry")
 		}
 	})
