@@ -170,7 +170,11 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 			builds[name+"/1"], builds[name+"/20"] = post(tokenURL, ccBody, one), post(tokenURL, ccBody, twenty)
 		case "cc-wrong-secret":
 			wrong := one
-			wrong.secret = one.secret[:len(one.secret)-1] + "x"
+			last := "x" // a different last character
+			if strings.HasSuffix(one.secret, last) {
+				last = "y"
+			}
+			wrong.secret = one.secret[:len(one.secret)-1] + last
 			builds[name] = post(tokenURL, ccBody, wrong)
 		case "introspect":
 			tok, err := fetchToken(ctx, tokenURL, one)

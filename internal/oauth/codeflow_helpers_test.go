@@ -227,6 +227,14 @@ func refreshForm(token string) url.Values {
 	return url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}
 }
 
+// wrongSecret is secret with a different last character.
+func wrongSecret(secret string) string {
+	if strings.HasSuffix(secret, "x") {
+		return secret[:len(secret)-1] + "y"
+	}
+	return secret[:len(secret)-1] + "x"
+}
+
 // introspect asks, as a resource server, whether token is active.
 func introspect(t *testing.T, s *testenv.Server, domain, rsID, rsSecret, token string) bool {
 	t.Helper()

@@ -43,7 +43,11 @@ func TestLoginPage(t *testing.T) {
 			if p := b.post(issuer+"/login", form); p.status != http.StatusForbidden {
 				t.Fatalf("without token: %d %s", p.status, p.body)
 			}
-			form.Set("csrf", "x"+login.hidden("csrf")[1:])
+			wrong := "x" + login.hidden("csrf")[1:] // a different first character
+			if wrong == login.hidden("csrf") {
+				wrong = "y" + wrong[1:]
+			}
+			form.Set("csrf", wrong)
 			if p := b.post(issuer+"/login", form); p.status != http.StatusForbidden {
 				t.Fatalf("with a wrong token: %d", p.status)
 			}

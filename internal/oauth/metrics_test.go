@@ -16,7 +16,7 @@ func TestMetrics(t *testing.T) {
 	s := testenv.Start(t, "sqlite", testenv.Options{})
 	c, sec := mustClient(t, s, "app", watchword.AuthMethodBasic)
 	tokenRequest(t, s, c.ID, sec, ccForm(""))
-	tokenRequest(t, s, c.ID, sec[:len(sec)-1]+"x", ccForm(""))
+	tokenRequest(t, s, c.ID, wrongSecret(sec), ccForm(""))
 	resp, err := http.Get(s.AdminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
