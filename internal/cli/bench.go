@@ -186,8 +186,6 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 			return usageErrorf(cmd, "unknown scenario %q", name)
 		}
 	}
-	// Scenarios take turns, round after round, so that the machine's drift
-	// spreads over all of them; the median round of each is reported.
 	run := func(name string) ([]bench.Report, error) {
 		if name != "cc-basic-1v20" {
 			rep, err := bench.Run(ctx, name, opts, builds[name])
@@ -207,6 +205,8 @@ func runBench(ctx context.Context, s *session, cmd *cobra.Command, publicURL, re
 		wg.Wait()
 		return reps, errors.Join(errs...)
 	}
+	// Scenarios take turns, round after round, so that the machine's drift
+	// spreads over all of them; the median round of each is reported.
 	runs := map[string][]bench.Report{}
 	var names []string // of the reports, in order
 	for round := 1; round <= rounds; round++ {

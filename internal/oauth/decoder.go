@@ -30,24 +30,23 @@ func (d formDecoder) Decode(dst any, form map[string][]string) error {
 			}
 		}
 	}
+	client := func(id, secret, assertion, assertionType *string) {
+		set(id, "client_id")
+		set(secret, "client_secret")
+		set(assertion, "client_assertion")
+		set(assertionType, "client_assertion_type")
+	}
 	switch dst := dst.(type) {
 	case *op.ClientCredentials:
-		set(&dst.ClientID, "client_id")
-		set(&dst.ClientSecret, "client_secret")
-		set(&dst.ClientAssertion, "client_assertion")
-		set(&dst.ClientAssertionType, "client_assertion_type")
+		client(&dst.ClientID, &dst.ClientSecret, &dst.ClientAssertion, &dst.ClientAssertionType)
 	case *oidc.ClientCredentialsRequest:
-		var grant, scope string
-		set(&grant, "grant_type")
-		dst.GrantType = oidc.GrantType(grant)
+		set((*string)(&dst.GrantType), "grant_type")
 		if _, ok := form["scope"]; ok {
+			var scope string
 			set(&scope, "scope")
 			_ = dst.Scope.UnmarshalText([]byte(scope)) // never fails
 		}
-		set(&dst.ClientID, "client_id")
-		set(&dst.ClientSecret, "client_secret")
-		set(&dst.ClientAssertion, "client_assertion")
-		set(&dst.ClientAssertionType, "client_assertion_type")
+		client(&dst.ClientID, &dst.ClientSecret, &dst.ClientAssertion, &dst.ClientAssertionType)
 	case *oidc.IntrospectionRequest:
 		set(&dst.Token, "token")
 	case *oidc.RevocationRequest:
